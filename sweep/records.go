@@ -1,0 +1,128 @@
+package sweep
+
+import (
+	"context"
+	"time"
+
+	"github.com/c-bata/goptuna"
+)
+
+// RunRecord is one attempt to train a trial: where and how the trainer ran.
+type RunRecord struct {
+	TrialID    int
+	WorkerID   string
+	Host       string
+	GPUs       []string
+	PID        int
+	PGID       int
+	TrialDir   string
+	LogPath    string
+	ExitCode   *int
+	Reason     string // failure reason (runner.Reason values, or unscorable)
+	Detail     string
+	LogTail    string
+	Started    time.Time
+	Ended      *time.Time
+	Heartbeat  time.Time
+	ModelPath  string
+	BestEpoch  *int
+	Checkpoint string // best epoch's checkpoint
+}
+
+// EpochRecord is a trial's score at one saved epoch.
+type EpochRecord struct {
+	TrialID    int
+	Epoch      int
+	Fraction   float64 // of the trial's schedule completed, 0..1
+	Value      *float64
+	Components string // JSON of objective.Result components
+	Checkpoint string
+	Unscorable bool
+	Reason     string
+	Deleted    bool // checkpoint removed by the retention policy
+}
+
+// SampleRecord is one sample image of a trial.
+type SampleRecord struct {
+	TrialID     int
+	Epoch       int
+	Path        string
+	Prompt      string
+	PromptIndex int
+	Seed        int64
+	Scores      string // JSON: component name → score
+}
+
+// MetricPoint is one training step's loss and learning rate.
+type MetricPoint struct {
+	Step int
+	Loss float64
+	LR   float64
+}
+
+// Rating is a human judgement of a trial: Stars (1..5) or a pairwise win
+// over Other.
+type Rating struct {
+	ID      int64
+	TrialID int
+	Stars   int
+	Other   *int // trial ID that lost a pairwise pick
+	Rater   string
+	Created time.Time
+}
+
+// ClaimResult says what Claim granted.
+type ClaimResult struct {
+	// TrialID is the trial now RUNNING for the caller (a popped WAITING trial
+	// or a new one); zero with Granted false when the budget is spent.
+	TrialID int
+	Number  int
+	Granted bool
+	// Enqueued is true when the trial was a WAITING (enqueued or retry) one;
+	// its fixed params are in its system attrs.
+	Enqueued bool
+}
+
+// ReapedTrial is a RUNNING trial whose heartbeat went stale and which the
+// reaper failed as interrupted; RetryID is its re-enqueued copy, if any.
+type ReapedTrial struct {
+	TrialID int
+	Number  int
+	RetryID int
+}
+
+// Store is what the controller needs of storage: goptuna's storage plus the
+// project's own records. storage.Store implements it.
+type Store interface {
+	goptuna.Storage
+
+	// Claim atomically starts a trial of the study while the number of
+	// budget-counted trials is below budget (budget <= 0: unlimited). A
+	// WAITING trial is claimed first (compare-and-set WAITING→RUNNING).
+	// Trials that ended FAIL(interrupted) and were re-enqueued do not count;
+	// their retry does.
+	Claim(ctx context.Context, studyID, budget int) (ClaimResult, error)
+	// CountTrials reports how many trials of the study count against the
+	// budget, and how many are finished.
+	CountTrials(ctx context.Context, studyID int) (counted, finished int, err error)
+
+	StartRun(ctx context.Context, r RunRecord) error
+	Heartbeat(ctx context.Context, trialID int) error
+	FinishRun(ctx context.Context, r RunRecord) error
+	GetRun(ctx context.Context, trialID int) (RunRecord, error)
+	// ReapStale fails RUNNING trials whose heartbeat is older than staleAfter
+	// as interrupted and, when retry is true, enqueues a WAITING copy with
+	// the same params (system attr retry_of).
+	ReapStale(ctx context.Context, studyID int, staleAfter time.Duration, retry bool) ([]ReapedTrial, error)
+
+	RecordEpoch(ctx context.Context, e EpochRecord) error
+	Epochs(ctx context.Context, trialID int) ([]EpochRecord, error)
+	RecordSamples(ctx context.Context, s []SampleRecord) error
+	Samples(ctx context.Context, trialID int) ([]SampleRecord, error)
+	RecordMetrics(ctx context.Context, trialID int, pts []MetricPoint) error
+	Metrics(ctx context.Context, trialID int) ([]MetricPoint, error)
+	AddRating(ctx context.Context, r Rating) (int64, error)
+	Ratings(ctx context.Context, studyID int) ([]Rating, error)
+
+	Close() error
+}

@@ -1,0 +1,120 @@
+package sweep
+
+import (
+	"github.com/lorasweep/lorasweep/objective"
+	"github.com/lorasweep/lorasweep/runner"
+)
+
+// Spec is a resolved sweep spec: what to train, over which space, how to
+// propose, prune and score, and within which budget. ParseSpec builds it from
+// YAML; the study stores it as JSON so every machine sees the same sweep.
+type Spec struct {
+	Name    string `json:"name"`
+	Storage string `json:"-"` // never stored: it may hold a password
+	// OutputRoot is the absolute directory under which each trial gets its
+	// own folder (trial-0007). Default: lorasweep-runs/<name> beside the spec.
+	OutputRoot string             `json:"output_root"`
+	Trainer    runner.TrainerSpec `json:"trainer"`
+	// Base is the imported base config (Trainer.Base read and translated)
+	// with Trainer.Fixed applied: every trial starts from it.
+	Base      map[string]any `json:"base"`
+	Search    []Param        `json:"search"`
+	Sampler   SamplerSpec    `json:"sampler"`
+	Pruner    PrunerSpec     `json:"pruner"`
+	Objective objective.Spec `json:"objective"`
+	Budget    Budget         `json:"budget"`
+	GPUs      runner.GPUSpec `json:"gpus"`
+	// Baseline enqueues the base config as trial 0, the value to beat.
+	Baseline bool `json:"baseline"`
+	// Path is the spec file; Warnings are non-fatal findings of ParseSpec.
+	Path     string    `json:"-"`
+	Warnings []Problem `json:"-"`
+}
+
+// ParamType is a search-space parameter's distribution family.
+type ParamType string
+
+const (
+	ParamFloat       ParamType = "float"
+	ParamInt         ParamType = "int"
+	ParamCategorical ParamType = "categorical"
+)
+
+// ParamTarget says where a sampled value goes in the trainer's config.
+type ParamTarget string
+
+const (
+	TargetArg        ParamTarget = "arg"         // an sd-scripts argument
+	TargetNetworkArg ParamTarget = "network_arg" // a key=value entry of network_args
+	TargetDataset    ParamTarget = "dataset"     // a dataset option such as num_repeats
+	TargetFree       ParamTarget = "free"        // command trainer: only {name} placeholders
+)
+
+// Param is one dimension of the search space.
+type Param struct {
+	Name string    `json:"name"`
+	Type ParamType `json:"type"`
+	// Low/High bound float and int params (inclusive); Log samples in log
+	// space; Step > 0 makes a float or int param discrete on that grid.
+	Low  float64 `json:"low,omitempty"`
+	High float64 `json:"high,omitempty"`
+	Log  bool    `json:"log,omitempty"`
+	Step float64 `json:"step,omitempty"`
+	// Choices of a categorical: strings, float64 or int64 values.
+	Choices []any `json:"choices,omitempty"`
+	// RatioOf names another param: the sampled value is a ratio of it
+	// (network_alpha = ratio × network_dim).
+	RatioOf string `json:"ratio_of,omitempty"`
+	// When makes the param exist only when each named categorical param has
+	// one of the listed values.
+	When   map[string][]any `json:"when,omitempty"`
+	Target ParamTarget      `json:"target"`
+	Line   int              `json:"-"`
+}
+
+// SamplerSpec picks and configures the sampler.
+type SamplerSpec struct {
+	Kind string `json:"kind"` // tpe | random | grid
+	Seed int64  `json:"seed"`
+	// StartupTrials are sampled at random before TPE models the history.
+	StartupTrials int `json:"startup_trials,omitempty"`
+	// ConstantLiar counts RUNNING trials as bad observations (default on).
+	ConstantLiar *bool `json:"constant_liar,omitempty"`
+	// AllowLargeGrid lets a grid exceed the trial budget.
+	AllowLargeGrid bool `json:"allow_large_grid,omitempty"`
+}
+
+// PrunerSpec picks and configures early stopping.
+type PrunerSpec struct {
+	Kind string `json:"kind"` // none | median | successive_halving
+	// StartupTrials complete before anything is pruned (median).
+	StartupTrials int `json:"startup_trials,omitempty"`
+	// WarmupFraction of its schedule a trial completes before it can be pruned.
+	WarmupFraction float64 `json:"warmup_fraction,omitempty"`
+	// ReductionFactor and MinFraction shape successive halving's rungs.
+	ReductionFactor int     `json:"reduction_factor,omitempty"`
+	MinFraction     float64 `json:"min_fraction,omitempty"`
+}
+
+// Budget bounds the sweep.
+type Budget struct {
+	Trials int `json:"trials"`
+	// Parallel caps concurrent trials; never more than the slots available.
+	Parallel int `json:"parallel"`
+	// Deadline: a clock time ("07:00", next occurrence after the sweep first
+	// starts) or a duration from the first start ("8h"); empty for none.
+	Deadline          string          `json:"deadline,omitempty"`
+	TrialTimeout      runner.Duration `json:"trial_timeout,omitempty"`
+	MaxFailuresInARow int             `json:"max_failures_in_a_row,omitempty"`
+	// Retries re-enqueue an interrupted trial up to this many times.
+	Retries int `json:"retries"`
+}
+
+// Problem is one finding about a spec, tied to where it was found.
+type Problem struct {
+	File    string
+	Line    int
+	Field   string // dotted path: search.netwrok_dim
+	Message string
+	Warning bool
+}
