@@ -115,6 +115,13 @@ type Store interface {
 	// the same params (system attr retry_of).
 	ReapStale(ctx context.Context, studyID int, staleAfter time.Duration, retry bool) ([]ReapedTrial, error)
 
+	// FailInterrupted marks a RUNNING trial FAIL with reason interrupted (its
+	// worker stopped it: abort, shutdown) and, when retry is true, enqueues a
+	// WAITING copy with the same params (system attr lorasweep:retry_of), as
+	// ReapStale does for trials of dead workers. It returns the copy's ID
+	// (0 when none was made).
+	FailInterrupted(ctx context.Context, trialID int, retry bool) (retryID int, err error)
+
 	RecordEpoch(ctx context.Context, e EpochRecord) error
 	Epochs(ctx context.Context, trialID int) ([]EpochRecord, error)
 	RecordSamples(ctx context.Context, s []SampleRecord) error
