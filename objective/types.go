@@ -27,11 +27,16 @@ type ScorerSpec struct {
 
 	// loss: final | min | mean.
 	Stat string `yaml:"stat,omitempty" json:"stat,omitempty"`
+	// Scale (loss, validation) is the loss that normalises to 0.5:
+	// normalised = scale/(scale+loss). Zero means 0.1.
+	Scale float64 `yaml:"scale,omitempty" json:"scale,omitempty"`
 
 	// command: argv of an external scorer and its timeout.
 	Run     []string `yaml:"run,omitempty" json:"run,omitempty"`
 	Timeout string   `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	UseGPU  bool     `yaml:"use_gpu,omitempty" json:"use_gpu,omitempty"`
+	// Params (command) are passed verbatim to the external scorer.
+	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
 }
 
 // Sample is one image to score.
