@@ -70,10 +70,10 @@ type CommandReference struct {
 type CommandResponse struct {
 	// Score is the epoch's value. Range is its [low, high] bounds (default
 	// [0, 1]); LowerIsBetter flips the normalisation.
-	Score         *float64      `json:"score"`
-	Range         *[2]float64   `json:"range,omitempty"`
-	LowerIsBetter bool          `json:"lower_is_better,omitempty"`
-	Images        []ImageScore  `json:"images,omitempty"`
+	Score         *float64     `json:"score"`
+	Range         *[2]float64  `json:"range,omitempty"`
+	LowerIsBetter bool         `json:"lower_is_better,omitempty"`
+	Images        []ImageScore `json:"images,omitempty"`
 	// Error, when set, makes the epoch unscorable with this message.
 	Error string `json:"error,omitempty"`
 }

@@ -16,13 +16,13 @@ const (
 
 // Thresholds of the health checks, on the work image (values 0..1).
 const (
-	blackMeanMax     = 0.04
-	blackStdMax      = 0.04
-	blankStdMax      = 0.02
-	noiseCorrMax     = 0.35
-	friedSatFracMin  = 0.55
-	friedHarshMin    = 0.3
-	duplicateSimMin  = 0.97
+	blackMeanMax    = 0.04
+	blackStdMax     = 0.04
+	blankStdMax     = 0.02
+	noiseCorrMax    = 0.35
+	friedSatFracMin = 0.55
+	friedHarshMin   = 0.3
+	duplicateSimMin = 0.97
 )
 
 // healthStats are the numbers the health flags are decided from.
