@@ -1,0 +1,188 @@
+package tpe
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/c-bata/goptuna"
+	"github.com/lorasweep/lorasweep/sweep/sampling"
+)
+
+// Options configures the TPE sampler. Zero values take the defaults.
+type Options struct {
+	// Seed makes proposals reproducible: a trial's draw depends only on
+	// (Seed, trial number, param name) and the history it sees.
+	Seed int64
+	// StartupTrials finished observations of a param are sampled at random
+	// before TPE models it (default 10).
+	StartupTrials int
+	// Candidates drawn from l(x) per proposal (default 24).
+	Candidates int
+	// ConstantLiar counts other RUNNING trials as the worst observations so
+	// parallel workers are not sent to the same place.
+	ConstantLiar bool
+	// LogInt names LogUniformDistribution params that are log-scale ints.
+	LogInt map[string]bool
+	// PriorWeight of the prior component in every estimator (default 1;
+	// negative disables the prior).
+	PriorWeight float64
+	// Gamma gives the size of the good group from n (default DefaultGamma).
+	Gamma func(n int) int
+	// Weights gives n observations, oldest first, their weights (default
+	// DefaultWeights).
+	Weights func(n int) []float64
+}
+
+// Sampler is the TPE sampler. It implements goptuna.Sampler and is safe for
+// concurrent use; the direction is read from the study.
+type Sampler struct {
+	opts  Options
+	cache sampling.HistoryCache
+}
+
+var _ goptuna.Sampler = (*Sampler)(nil)
+
+// NewSampler returns a TPE sampler with opts' zero fields defaulted.
+func NewSampler(opts Options) *Sampler {
+	if opts.StartupTrials <= 0 {
+		opts.StartupTrials = 10
+	}
+	if opts.Candidates <= 0 {
+		opts.Candidates = 24
+	}
+	if opts.PriorWeight == 0 {
+		opts.PriorWeight = 1
+	}
+	if opts.PriorWeight < 0 {
+		opts.PriorWeight = 0
+	}
+	if opts.Gamma == nil {
+		opts.Gamma = DefaultGamma
+	}
+	if opts.Weights == nil {
+		opts.Weights = DefaultWeights
+	}
+	return &Sampler{opts: opts}
+}
+
+// Sample proposes param's internal value for trial: an index for
+// categoricals, an integer-valued float for ints and log-ints.
+func (s *Sampler) Sample(study *goptuna.Study, trial goptuna.FrozenTrial, param string, dist interface{}) (float64, error) {
+	d, err := sampling.DomainOf(dist, s.opts.LogInt[param])
+	if err != nil {
+		return 0, fmt.Errorf("sample %s: %w", param, err)
+	}
+	r := sampling.NewRand(s.opts.Seed, trial.Number, param)
+	if d.Low == d.High {
+		return d.Low, nil
+	}
+	h, err := s.cache.Get(study, trial, s.opts.ConstantLiar)
+	if err != nil {
+		return 0, fmt.Errorf("sample %s: read history: %w", param, err)
+	}
+	below, above, finished := split(h, param, d, s.opts.Gamma)
+	if finished < s.opts.StartupTrials {
+		return sampling.Uniform(r, d), nil
+	}
+	if d.Kind == sampling.Categorical {
+		return s.sampleCategorical(r, d, below, above), nil
+	}
+	return s.sampleNumeric(r, d, below, above), nil
+}
+
+// group is one side of the split: values (model space, or category indices)
+// oldest first.
+type group struct{ xs []float64 }
+
+// split divides the observations that have param (with a value inside d)
+// into the best gamma(n) and the rest, each kept oldest first, and counts the
+// finished ones (liars excluded) for the startup rule.
+func split(h sampling.History, param string, d sampling.Domain, gamma func(int) int) (below, above group, finished int) {
+	vals := make([]float64, len(h.ByNumber))
+	has := make([]bool, len(h.ByNumber))
+	n := 0
+	for i := range h.ByNumber {
+		o := &h.ByNumber[i]
+		v, ok := o.Value(param, d)
+		if !ok {
+			continue
+		}
+		vals[i], has[i] = v, true
+		n++
+		if !o.Running {
+			finished++
+		}
+	}
+	nBelow := min(max(gamma(n), 0), n)
+	isBelow := make([]bool, len(h.ByNumber))
+	k := 0
+	for _, i := range h.Order {
+		if k == nBelow {
+			break
+		}
+		if has[i] {
+			isBelow[i] = true
+			k++
+		}
+	}
+	for i := range h.ByNumber {
+		if !has[i] {
+			continue
+		}
+		v := vals[i]
+		if d.Kind != sampling.Categorical {
+			v = d.ToModel(v)
+		}
+		if isBelow[i] {
+			below.xs = append(below.xs, v)
+		} else {
+			above.xs = append(above.xs, v)
+		}
+	}
+	return below, above, finished
+}
+
+func (s *Sampler) sampleNumeric(r randSource, d sampling.Domain, below, above group) float64 {
+	lo, hi := d.ModelBounds()
+	l := newNumeric(below.xs, s.opts.Weights(len(below.xs)), lo, hi, s.opts.PriorWeight)
+	g := newNumeric(above.xs, s.opts.Weights(len(above.xs)), lo, hi, s.opts.PriorWeight)
+	best, bestScore := math.NaN(), math.Inf(-1)
+	for range s.opts.Candidates {
+		m := l.sample(r)
+		var score, x float64
+		if d.Kind == sampling.Discrete {
+			x = d.Snap(m)
+			a, b := d.Bin(x)
+			score = l.logMassIn(a, b) - g.logMassIn(a, b)
+		} else {
+			x = d.Snap(m)
+			score = l.logPDF(m) - g.logPDF(m)
+		}
+		if math.IsNaN(best) || score > bestScore {
+			best, bestScore = x, score
+		}
+	}
+	return best
+}
+
+func (s *Sampler) sampleCategorical(r randSource, d sampling.Domain, below, above group) float64 {
+	k := len(d.Choices)
+	l := newCategorical(toIdx(below.xs), s.opts.Weights(len(below.xs)), k, s.opts.PriorWeight)
+	g := newCategorical(toIdx(above.xs), s.opts.Weights(len(above.xs)), k, s.opts.PriorWeight)
+	best, bestScore := -1, math.Inf(-1)
+	for range s.opts.Candidates {
+		c := l.sample(r)
+		if score := l.logPMF(c) - g.logPMF(c); best < 0 || score > bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return float64(best)
+}
+
+func toIdx(xs []float64) []int {
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x)
+	}
+	return out
+}
