@@ -1,0 +1,261 @@
+package kohya
+
+import (
+	"bytes"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Failure classes the log parser recognises. They share their spelling with
+// runner.Reason so the runner can convert them directly.
+const (
+	FailOOM      = "oom"
+	FailNaN      = "nan"
+	FailNoData   = "no-data"
+	FailBadArgs  = "bad-args"
+	FailDiskFull = "disk-full"
+	FailCrash    = "crash"
+)
+
+// failureRank orders failure classes: a stronger one seen anywhere wins over
+// a weaker one (an OOM is followed by a traceback; the OOM is the cause).
+var failureRank = map[string]int{FailCrash: 1, FailBadArgs: 2, FailNoData: 3, FailNaN: 4, FailDiskFull: 5, FailOOM: 6}
+
+// LogEventKind names what one console line of sd-scripts meant.
+type LogEventKind string
+
+// Log event kinds.
+const (
+	LogProgress   LogEventKind = "progress"    // Step/Total, Loss when HasLoss
+	LogEpoch      LogEventKind = "epoch"       // `epoch N/M`: Epoch of Epochs started
+	LogValidation LogEventKind = "validation"  // Loss is the epoch's validation loss
+	LogCheckpoint LogEventKind = "checkpoint"  // Path was saved (Epoch is the current epoch)
+	LogModelSaved LogEventKind = "model-saved" // `model saved.`: the final file is written
+	LogFailure    LogEventKind = "failure"     // Reason (a Fail* class) and Text, the line
+)
+
+// LogEvent is one thing a console line said.
+type LogEvent struct {
+	Kind    LogEventKind
+	Step    int
+	Total   int
+	Epoch   int
+	Epochs  int
+	Loss    float64
+	HasLoss bool
+	Path    string
+	Reason  string
+	Text    string
+}
+
+// LogSummary is what a whole log said. Pointers are nil when never seen.
+type LogSummary struct {
+	Lines          int      `json:"lines"`
+	Step           int      `json:"step"`
+	Total          int      `json:"total"`
+	LastLoss       *float64 `json:"last_loss"`
+	MinLoss        *float64 `json:"min_loss"`
+	Epoch          int      `json:"epoch"`
+	Epochs         int      `json:"epochs"`
+	ValidationLoss *float64 `json:"validation_loss"`
+	Checkpoints    []string `json:"checkpoints"`
+	ModelSaved     bool     `json:"model_saved"`
+	// Failure is the strongest failure class seen (a Fail* constant), empty
+	// when none; FailureLine the line that showed it; Exception the last
+	// Python exception line (`SomeError: message`).
+	Failure     string `json:"failure,omitempty"`
+	FailureLine string `json:"failure_line,omitempty"`
+	Exception   string `json:"exception,omitempty"`
+	// ChildExitCode is the trainer's exit status reported by accelerate's
+	// CalledProcessError wrapper; -1 when absent.
+	ChildExitCode int `json:"child_exit_code"`
+}
+
+// LogParser turns sd-scripts console lines into events. It is a pure
+// function of the lines fed to it, in order; the zero value is ready. Lines
+// are split on \n and \r (see ScanLogLines); ANSI colour codes are ignored.
+type LogParser struct {
+	s        LogSummary
+	started  bool
+	sawTrace bool
+}
+
+var (
+	ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	// tqdm bars: `steps:  10%|██   | 160/1600 [02:10<19:30,  1.23it/s, avr_loss=0.0812]`;
+	// validation bars carry a longer description.
+	barRE = regexp.MustCompile(`((?:epoch )?validation )?steps:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)(?:\s*\[([^\]]*)\]?)?`)
+	// the training loss: `avr_loss=` (current) or `loss=` (older sd-scripts),
+	// never val_avg_loss / val_epoch_avg_loss.
+	lossRE     = regexp.MustCompile(`(?:^|[\s,])(?:avr_)?loss=([-+0-9.eE]+|nan|inf|-inf)`)
+	valLossRE  = regexp.MustCompile(`val_epoch_avg_loss=([-+0-9.eE]+|nan|inf)`)
+	epochRE    = regexp.MustCompile(`(?:^|[\]\s|])epoch (\d+)/(\d+)\s*$`)
+	ckptRE     = regexp.MustCompile(`saving checkpoint: (\S.*?)\s*$`)
+	savedRE    = regexp.MustCompile(`(?:^|\s)model saved\.(?:\s|$)`)
+	totalRE    = regexp.MustCompile(`total optimization steps / [^:]*:\s*(\d+)`)
+	epochsRE   = regexp.MustCompile(`num epochs / [^:]*:\s*(\d+)`)
+	calledRE   = regexp.MustCompile(`CalledProcessError: Command .* returned non-zero exit status (\d+)`)
+	oomRE      = regexp.MustCompile(`CUDA out of memory|OutOfMemoryError`)
+	diskRE     = regexp.MustCompile(`No space left on device|Disk quota exceeded`)
+	noDataRE   = regexp.MustCompile(`No data found\.`)
+	badArgsRE  = regexp.MustCompile(`^\S+: error: |error: unrecognized arguments|error: argument `)
+	traceRE    = regexp.MustCompile(`^Traceback \(most recent call last\)`)
+	excRE      = regexp.MustCompile(`^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Interrupt)(?::|$)`)
+	nanLatents = regexp.MustCompile(`NaN detected in latents`)
+)
+
+// Feed parses one line and returns what it meant (often nothing).
+func (p *LogParser) Feed(line string) []LogEvent {
+	if !p.started {
+		p.s.ChildExitCode = -1
+		p.started = true
+	}
+	p.s.Lines++
+	if strings.IndexByte(line, 0x1b) >= 0 {
+		line = ansiRE.ReplaceAllString(line, "")
+	}
+	line = strings.TrimRight(line, " \t\r\n")
+	var evs []LogEvent
+
+	if m := barRE.FindStringSubmatch(line); m != nil {
+		if m[1] != "" {
+			if v := valLossRE.FindStringSubmatch(m[4]); v != nil {
+				if f, ok := parseLoss(v[1]); ok {
+					p.s.ValidationLoss = &f
+					evs = append(evs, LogEvent{Kind: LogValidation, Epoch: p.s.Epoch, Loss: f, HasLoss: true})
+				}
+			}
+		} else {
+			step, _ := strconv.Atoi(m[2])
+			total, _ := strconv.Atoi(m[3])
+			ev := LogEvent{Kind: LogProgress, Step: step, Total: total, Epoch: p.s.Epoch}
+			p.s.Step, p.s.Total = step, total
+			if l := lossRE.FindStringSubmatch(m[4]); l != nil {
+				if f, ok := parseLoss(l[1]); ok {
+					ev.Loss, ev.HasLoss = f, true
+					p.s.LastLoss = &f
+					if !math.IsNaN(f) && (p.s.MinLoss == nil || f < *p.s.MinLoss) {
+						v := f
+						p.s.MinLoss = &v
+					}
+				}
+			}
+			evs = append(evs, ev)
+			if ev.HasLoss && math.IsNaN(ev.Loss) {
+				evs = append(evs, p.fail(FailNaN, line))
+			}
+		}
+	}
+	if m := epochRE.FindStringSubmatch(line); m != nil {
+		p.s.Epoch, _ = strconv.Atoi(m[1])
+		p.s.Epochs, _ = strconv.Atoi(m[2])
+		evs = append(evs, LogEvent{Kind: LogEpoch, Epoch: p.s.Epoch, Epochs: p.s.Epochs})
+	}
+	if m := ckptRE.FindStringSubmatch(line); m != nil {
+		p.s.Checkpoints = append(p.s.Checkpoints, m[1])
+		evs = append(evs, LogEvent{Kind: LogCheckpoint, Path: m[1], Epoch: p.s.Epoch})
+	}
+	if savedRE.MatchString(line) {
+		p.s.ModelSaved = true
+		evs = append(evs, LogEvent{Kind: LogModelSaved, Epoch: p.s.Epoch})
+	}
+	if m := totalRE.FindStringSubmatch(line); m != nil && p.s.Total == 0 {
+		p.s.Total, _ = strconv.Atoi(m[1])
+	}
+	if m := epochsRE.FindStringSubmatch(line); m != nil && p.s.Epochs == 0 {
+		p.s.Epochs, _ = strconv.Atoi(m[1])
+	}
+	if m := calledRE.FindStringSubmatch(line); m != nil {
+		p.s.ChildExitCode, _ = strconv.Atoi(m[1])
+	}
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case oomRE.MatchString(line):
+		evs = append(evs, p.fail(FailOOM, trimmed))
+	case diskRE.MatchString(line):
+		evs = append(evs, p.fail(FailDiskFull, trimmed))
+	case noDataRE.MatchString(line):
+		evs = append(evs, p.fail(FailNoData, trimmed))
+	case badArgsRE.MatchString(trimmed):
+		evs = append(evs, p.fail(FailBadArgs, trimmed))
+	case nanLatents.MatchString(line):
+		evs = append(evs, p.fail(FailCrash, trimmed))
+	case traceRE.MatchString(trimmed):
+		p.sawTrace = true
+		evs = append(evs, p.fail(FailCrash, trimmed))
+	}
+	if excRE.MatchString(trimmed) && !strings.Contains(trimmed, "CalledProcessError") {
+		p.s.Exception = trimmed
+		if p.s.Failure == FailCrash {
+			p.s.FailureLine = trimmed
+		}
+	}
+	return evs
+}
+
+func (p *LogParser) fail(reason, line string) LogEvent {
+	if failureRank[reason] > failureRank[p.s.Failure] {
+		p.s.Failure = reason
+		p.s.FailureLine = line
+	}
+	return LogEvent{Kind: LogFailure, Reason: reason, Text: line}
+}
+
+// Summary returns what the lines fed so far said. Slices are copies.
+func (p *LogParser) Summary() LogSummary {
+	s := p.s
+	if !p.started {
+		s.ChildExitCode = -1
+	}
+	s.Checkpoints = append([]string(nil), p.s.Checkpoints...)
+	return s
+}
+
+func parseLoss(s string) (float64, bool) {
+	switch s {
+	case "nan":
+		return math.NaN(), true
+	case "inf":
+		return math.Inf(1), true
+	case "-inf":
+		return math.Inf(-1), true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// MaxLogLine is the longest line ScanLogLines returns; longer runs of bytes
+// without a line end are cut into several lines so that one runaway line
+// (a tensor dump) cannot stop the scanner.
+const MaxLogLine = 64 << 10
+
+// ScanLogLines is a bufio.SplitFunc for trainer consoles: \n, \r and \r\n
+// each end a line (tqdm redraws its bar after \r), and lines longer than
+// MaxLogLine are cut. Use it with a bufio.Scanner whose buffer is larger
+// than MaxLogLine (the default 64 KiB plus one byte is enough).
+func ScanLogLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+		if i >= MaxLogLine {
+			return MaxLogLine, data[:MaxLogLine], nil
+		}
+		adv := i + 1
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			adv++
+		} else if data[i] == '\r' && i+1 == len(data) && !atEOF {
+			// A lone \r at the end of the buffer may be half of \r\n.
+			if len(data) < MaxLogLine {
+				return 0, nil, nil
+			}
+		}
+		return adv, data[:i], nil
+	}
+	if len(data) >= MaxLogLine {
+		return MaxLogLine, data[:MaxLogLine], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
