@@ -235,37 +235,51 @@ func edgeHistogram(lum []float32, w, h int) ([]float32, float64) {
 	return hist, total / float64((w-2)*(h-2))
 }
 
+// ssimMaxShift is how far (in pixels of the simSize² image, so about 4% of
+// the image side) ssim searches for the best alignment: a subject a few
+// pixels off is the same subject.
+const ssimMaxShift = 2
+
 // ssim is the mean structural similarity of two simSize² luminance images
-// over 8×8 windows with stride 4, in -1..1.
+// over 8×8 windows with stride 4, in -1..1, at the best of the offsets up to
+// ssimMaxShift pixels in each direction.
 func ssim(a, b []float32) float64 {
+	best := -1.0
+	for dy := -ssimMaxShift; dy <= ssimMaxShift; dy++ {
+		for dx := -ssimMaxShift; dx <= ssimMaxShift; dx++ {
+			best = max(best, ssimAt(a, b, dx, dy))
+		}
+	}
+	return best
+}
+
+// ssimAt compares a with b shifted by (dx, dy) over the windows that stay
+// inside both for every offset.
+func ssimAt(a, b []float32, dx, dy int) float64 {
 	const win, stride = 8, 4
 	const c1, c2 = 0.01 * 0.01, 0.03 * 0.03
+	const cnt = win * win
 	var sum float64
 	var n int
-	for y0 := 0; y0+win <= simSize; y0 += stride {
-		for x0 := 0; x0+win <= simSize; x0 += stride {
-			var ma, mb, va, vb, cov float64
+	for y0 := ssimMaxShift; y0+win <= simSize-ssimMaxShift; y0 += stride {
+		for x0 := ssimMaxShift; x0+win <= simSize-ssimMaxShift; x0 += stride {
+			var sa, sb, saa, sbb, sab float64
 			for y := y0; y < y0+win; y++ {
-				for x := x0; x < x0+win; x++ {
-					ma += float64(a[y*simSize+x])
-					mb += float64(b[y*simSize+x])
+				ra := a[y*simSize+x0 : y*simSize+x0+win]
+				rb := b[(y+dy)*simSize+x0+dx : (y+dy)*simSize+x0+dx+win]
+				for i := range ra {
+					va, vb := float64(ra[i]), float64(rb[i])
+					sa += va
+					sb += vb
+					saa += va * va
+					sbb += vb * vb
+					sab += va * vb
 				}
 			}
-			const cnt = win * win
-			ma /= cnt
-			mb /= cnt
-			for y := y0; y < y0+win; y++ {
-				for x := x0; x < x0+win; x++ {
-					da := float64(a[y*simSize+x]) - ma
-					db := float64(b[y*simSize+x]) - mb
-					va += da * da
-					vb += db * db
-					cov += da * db
-				}
-			}
-			va /= cnt - 1
-			vb /= cnt - 1
-			cov /= cnt - 1
+			ma, mb := sa/cnt, sb/cnt
+			va := (saa - cnt*ma*ma) / (cnt - 1)
+			vb := (sbb - cnt*mb*mb) / (cnt - 1)
+			cov := (sab - cnt*ma*mb) / (cnt - 1)
 			sum += ((2*ma*mb + c1) * (2*cov + c2)) / ((ma*ma + mb*mb + c1) * (va + vb + c2))
 			n++
 		}

@@ -34,6 +34,9 @@ func Validate(spec Spec, baseDir string) []error {
 		if s.Name != "" {
 			at += " (" + s.Name + ")"
 		}
+		if s.Kind != KindRating {
+			valued++
+		}
 		known := false
 		for _, k := range Kinds() {
 			known = known || k == s.Kind
@@ -44,9 +47,6 @@ func Validate(spec Spec, baseDir string) []error {
 		}
 		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
 			errs = append(errs, fmt.Errorf("%s.weight: %v must be a finite number ≥ 0 (use direction to minimise)", at, s.Weight))
-		}
-		if s.Kind != KindRating {
-			valued++
 		}
 		switch s.Kind {
 		case KindReference, KindPreservation:
