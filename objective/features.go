@@ -134,9 +134,15 @@ const (
 // shift moves mass to a neighbouring bin gradually instead of all at once.
 func labHistogram(rgb []float32) []float32 {
 	hist := make([]float32, histL*histAB*histAB)
+	// The work image holds 8-bit values, so linearisation is a 256-entry
+	// table instead of three math.Pow calls per pixel.
+	var lin [256]float64
+	for i := range lin {
+		lin[i] = srgbLinear(float64(i) / 255)
+	}
 	n := len(rgb) / 3
 	for i := 0; i < n; i++ {
-		l, a, bb := srgbToLab(rgb[3*i], rgb[3*i+1], rgb[3*i+2])
+		l, a, bb := linearToLab(lin[int(rgb[3*i]*255+0.5)], lin[int(rgb[3*i+1]*255+0.5)], lin[int(rgb[3*i+2]*255+0.5)])
 		fl := clampF(l/100*(histL-1), 0, histL-1)
 		fa := clampF((a+80)/160*(histAB-1), 0, histAB-1)
 		fb := clampF((bb+80)/160*(histAB-1), 0, histAB-1)
@@ -165,15 +171,15 @@ func labHistogram(rgb []float32) []float32 {
 	return hist
 }
 
-func srgbToLab(r, g, b float32) (l, a, bb float64) {
-	lin := func(c float32) float64 {
-		v := float64(c)
-		if v <= 0.04045 {
-			return v / 12.92
-		}
-		return math.Pow((v+0.055)/1.055, 2.4)
+func srgbLinear(v float64) float64 {
+	if v <= 0.04045 {
+		return v / 12.92
 	}
-	R, G, B := lin(r), lin(g), lin(b)
+	return math.Pow((v+0.055)/1.055, 2.4)
+}
+
+// linearToLab converts linear RGB (D65) to CIELAB.
+func linearToLab(R, G, B float64) (l, a, bb float64) {
 	x := (0.4124*R + 0.3576*G + 0.1805*B) / 0.95047
 	y := 0.2126*R + 0.7152*G + 0.0722*B
 	z := (0.0193*R + 0.1192*G + 0.9505*B) / 1.08883
