@@ -1,0 +1,327 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/lorasweep/lorasweep/sweep"
+)
+
+// Claim atomically starts a trial of the study while fewer than budget
+// trials count against it (budget <= 0: unlimited). The oldest WAITING trial
+// is claimed first (WAITING→RUNNING); otherwise a new RUNNING trial is
+// created. With the budget spent it returns Granted false and no error.
+//
+// Budget rule: a trial counts once started (RUNNING or finished); a trial
+// reaped as interrupted and re-enqueued stops counting, and its retry counts
+// once claimed, so an interrupted trial costs the budget once.
+func (s *Store) Claim(ctx context.Context, studyID, budget int) (sweep.ClaimResult, error) {
+	var res sweep.ClaimResult
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		res = sweep.ClaimResult{}
+		// Lock the study row first (PostgreSQL): claims and reaps of one study
+		// serialise here, and always in the same order.
+		r, err := tx.ExecContext(ctx, s.rebind(`UPDATE studies SET next_number = next_number WHERE study_id = ?`), studyID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return goptuna.ErrInvalidStudyID
+		}
+		if budget > 0 {
+			var counted int
+			if err := tx.GetContext(ctx, &counted, s.rebind(`SELECT COUNT(*) FROM trials
+				WHERE study_id = ? AND counted = 1 AND state <> 4`), studyID); err != nil {
+				return err
+			}
+			if counted >= budget {
+				return nil
+			}
+		}
+		now := micro(time.Now())
+		var w struct {
+			ID     int `db:"trial_id"`
+			Number int `db:"number"`
+		}
+		err = tx.GetContext(ctx, &w, s.rebind(`SELECT trial_id, number FROM trials WHERE study_id = ? AND state = 4
+			ORDER BY number LIMIT 1`+s.forUpdate()), studyID)
+		switch {
+		case err == nil:
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE trials SET state = 0, datetime_start = ?, heartbeat = ?
+				WHERE trial_id = ? AND state = 4`), now, now, w.ID); err != nil {
+				return err
+			}
+			res = sweep.ClaimResult{TrialID: w.ID, Number: w.Number, Granted: true, Enqueued: true}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		num, err := s.nextNumber(ctx, tx, studyID)
+		if err != nil {
+			return err
+		}
+		var id int
+		if err := tx.GetContext(ctx, &id, s.rebind(`INSERT INTO trials (study_id, number, state, datetime_start, heartbeat)
+			VALUES (?, ?, 0, ?, ?) RETURNING trial_id`), studyID, num, now, now); err != nil {
+			return err
+		}
+		res = sweep.ClaimResult{TrialID: id, Number: num, Granted: true}
+		return nil
+	})
+	if err == goptuna.ErrInvalidStudyID {
+		return sweep.ClaimResult{}, err
+	}
+	if err != nil {
+		return sweep.ClaimResult{}, fmt.Errorf("claim trial: %w", err)
+	}
+	return res, nil
+}
+
+// CountTrials reports how many trials of the study count against the budget
+// (see Claim) and how many are finished.
+func (s *Store) CountTrials(ctx context.Context, studyID int) (counted, finished int, err error) {
+	var c struct {
+		Counted  sql.NullInt64 `db:"counted"`
+		Finished sql.NullInt64 `db:"finished"`
+	}
+	err = s.db.GetContext(ctx, &c, s.rebind(`SELECT
+		SUM(CASE WHEN counted = 1 AND state <> 4 THEN 1 ELSE 0 END) AS counted,
+		SUM(CASE WHEN state IN (1, 2, 3) THEN 1 ELSE 0 END) AS finished
+		FROM trials WHERE study_id = ?`), studyID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count trials: %w", err)
+	}
+	return int(c.Counted.Int64), int(c.Finished.Int64), nil
+}
+
+// Heartbeat touches a RUNNING trial's heartbeat (and its run's). A trial
+// that is no longer RUNNING — reaped, or finished elsewhere — gives
+// goptuna.ErrTrialCannotBeUpdated, so its worker learns it lost the trial.
+func (s *Store) Heartbeat(ctx context.Context, trialID int) error {
+	now := micro(time.Now())
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		r, err := tx.ExecContext(ctx, s.rebind(`UPDATE trials SET heartbeat = ? WHERE trial_id = ? AND state = 0`), now, trialID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			var st int
+			err := tx.GetContext(ctx, &st, s.rebind(`SELECT state FROM trials WHERE trial_id = ?`), trialID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return goptuna.ErrInvalidTrialID
+			}
+			if err != nil {
+				return err
+			}
+			return goptuna.ErrTrialCannotBeUpdated
+		}
+		_, err = tx.ExecContext(ctx, s.rebind(`UPDATE runs SET heartbeat = ? WHERE trial_id = ?`), now, trialID)
+		return err
+	})
+	if err == nil || isSentinel(err) {
+		return err
+	}
+	return fmt.Errorf("heartbeat trial %d: %w", trialID, err)
+}
+
+// ReapStale fails RUNNING trials of the study whose heartbeat is older than
+// staleAfter as FAIL(interrupted) and, when retry is true, enqueues a WAITING
+// copy of each with the same params (fixed_params, lorasweep:retry_of).
+func (s *Store) ReapStale(ctx context.Context, studyID int, staleAfter time.Duration, retry bool) ([]sweep.ReapedTrial, error) {
+	maxRetries := 0
+	if retry {
+		maxRetries = -1
+	}
+	return s.ReapStaleLimit(ctx, studyID, staleAfter, maxRetries)
+}
+
+// ReapStaleLimit is ReapStale with the sweep's retry policy: a reaped trial
+// is re-enqueued while its chain of retries is shorter than maxRetries
+// (negative: always; zero: never). The copy carries lorasweep:retry_of (the
+// reaped trial's number) and lorasweep:retry_count; the reaped trial stops
+// counting against the budget only when a copy was enqueued.
+func (s *Store) ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]sweep.ReapedTrial, error) {
+	var reaped []sweep.ReapedTrial
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		reaped = nil
+		r, err := tx.ExecContext(ctx, s.rebind(`UPDATE studies SET next_number = next_number WHERE study_id = ?`), studyID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return goptuna.ErrInvalidStudyID
+		}
+		now := time.Now()
+		cutoff := micro(now.Add(-staleAfter))
+		var stale []struct {
+			ID     int `db:"trial_id"`
+			Number int `db:"number"`
+		}
+		if err := tx.SelectContext(ctx, &stale, s.rebind(`SELECT trial_id, number FROM trials
+			WHERE study_id = ? AND state = 0 AND COALESCE(heartbeat, datetime_start) < ? ORDER BY number`+s.forUpdate()),
+			studyID, cutoff); err != nil {
+			return err
+		}
+		for _, st := range stale {
+			retryID, err := s.failInterrupted(ctx, tx, studyID, st.ID, st.Number, maxRetries, now)
+			if err != nil {
+				return err
+			}
+			reaped = append(reaped, sweep.ReapedTrial{TrialID: st.ID, Number: st.Number, RetryID: retryID})
+		}
+		return nil
+	})
+	if err == goptuna.ErrInvalidStudyID {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reap stale trials: %w", err)
+	}
+	return reaped, nil
+}
+
+// enqueueRetry inserts a WAITING copy of a reaped trial (params, attrs) and
+// stops the original counting; it returns 0 when the retry limit is reached.
+func (s *Store) enqueueRetry(ctx context.Context, tx *sqlx.Tx, studyID, trialID, number, maxRetries int) (int, error) {
+	var attrs []struct {
+		Kind  int    `db:"kind"`
+		Key   string `db:"attr_key"`
+		Value string `db:"value"`
+	}
+	if err := tx.SelectContext(ctx, &attrs, s.rebind(`SELECT kind, attr_key, value FROM trial_attrs WHERE trial_id = ?`), trialID); err != nil {
+		return 0, err
+	}
+	base := goptuna.FrozenTrial{
+		State: goptuna.TrialStateWaiting, InternalParams: map[string]float64{}, Distributions: map[string]interface{}{},
+		UserAttrs: map[string]string{}, SystemAttrs: map[string]string{},
+	}
+	count := 0
+	for _, a := range attrs {
+		switch {
+		case a.Kind == attrUser:
+			base.UserAttrs[a.Key] = a.Value
+		case a.Key == AttrRetryCount:
+			count, _ = strconv.Atoi(a.Value)
+		case a.Key == AttrFailReason, a.Key == AttrRetryOf, a.Key == AttrFixedParams:
+		default:
+			base.SystemAttrs[a.Key] = a.Value
+		}
+	}
+	if maxRetries > 0 && count >= maxRetries {
+		return 0, nil
+	}
+	var params []struct {
+		Name  string  `db:"name"`
+		Value float64 `db:"value"`
+		Dist  string  `db:"distribution"`
+	}
+	if err := tx.SelectContext(ctx, &params, s.rebind(`SELECT name, value, distribution FROM trial_params WHERE trial_id = ?`), trialID); err != nil {
+		return 0, err
+	}
+	for _, p := range params {
+		d, err := s.dists.parse(p.Dist)
+		if err != nil {
+			return 0, err
+		}
+		base.InternalParams[p.Name], base.Distributions[p.Name] = p.Value, d
+	}
+	fp, err := fixedParamsJSON(base.InternalParams)
+	if err != nil {
+		return 0, err
+	}
+	base.SystemAttrs[AttrFixedParams] = fp
+	base.SystemAttrs[AttrRetryOf] = strconv.Itoa(number)
+	base.SystemAttrs[AttrRetryCount] = strconv.Itoa(count + 1)
+	// The copy is WAITING: params are kept as fixed_params only, so the
+	// sampler's suggest path re-applies them (goptuna reads fixed_params) and
+	// the copy holds no params until it runs.
+	base.InternalParams, base.Distributions = nil, nil
+	id, err := s.insertTrial(ctx, tx, studyID, base, true)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE trials SET counted = 0 WHERE trial_id = ?`), trialID); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// failInterrupted fails a RUNNING trial as interrupted inside tx (the study
+// row already locked) and enqueues its retry by the policy of ReapStaleLimit.
+func (s *Store) failInterrupted(ctx context.Context, tx *sqlx.Tx, studyID, trialID, number, maxRetries int, now time.Time) (int, error) {
+	r, err := tx.ExecContext(ctx, s.rebind(`UPDATE trials SET state = 3, datetime_complete = ? WHERE trial_id = ? AND state = 0`),
+		micro(now), trialID)
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return 0, goptuna.ErrTrialCannotBeUpdated
+	}
+	if err := s.upsertTrialAttr(ctx, tx, trialID, attrSystem, AttrFailReason, ReasonInterrupted); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE runs SET reason = ?, ended = COALESCE(ended, ?) WHERE trial_id = ?`),
+		ReasonInterrupted, micro(now), trialID); err != nil {
+		return 0, err
+	}
+	if maxRetries == 0 {
+		return 0, nil
+	}
+	return s.enqueueRetry(ctx, tx, studyID, trialID, number, maxRetries)
+}
+
+// FailInterrupted marks a RUNNING trial FAIL(interrupted) — its own worker
+// stopped it — and, when retry is true, enqueues a WAITING copy as ReapStale
+// does. It returns the copy's ID (0 when none). A trial that is not RUNNING
+// gives goptuna.ErrTrialCannotBeUpdated; an unknown one ErrInvalidTrialID.
+func (s *Store) FailInterrupted(ctx context.Context, trialID int, retry bool) (int, error) {
+	maxRetries := 0
+	if retry {
+		maxRetries = -1
+	}
+	return s.FailInterruptedLimit(ctx, trialID, maxRetries)
+}
+
+// FailInterruptedLimit is FailInterrupted with ReapStaleLimit's retry policy.
+func (s *Store) FailInterruptedLimit(ctx context.Context, trialID, maxRetries int) (int, error) {
+	studyID, err := s.studyOfTrial(ctx, trialID)
+	if err != nil {
+		return 0, err
+	}
+	var retryID int
+	err = s.write(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE studies SET next_number = next_number WHERE study_id = ?`), studyID); err != nil {
+			return err
+		}
+		var num int
+		if err := tx.GetContext(ctx, &num, s.rebind(`SELECT number FROM trials WHERE trial_id = ?`+s.forUpdate()), trialID); err != nil {
+			return err
+		}
+		var err error
+		retryID, err = s.failInterrupted(ctx, tx, studyID, trialID, num, maxRetries, time.Now())
+		return err
+	})
+	if err == nil || isSentinel(err) {
+		return retryID, err
+	}
+	return 0, fmt.Errorf("fail interrupted trial %d: %w", trialID, err)
+}
+
+func (s *Store) studyOfTrial(ctx context.Context, trialID int) (int, error) {
+	var id int
+	err := s.db.GetContext(ctx, &id, s.rebind(`SELECT study_id FROM trials WHERE trial_id = ?`), trialID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, goptuna.ErrInvalidTrialID
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get study of trial %d: %w", trialID, err)
+	}
+	return id, nil
+}

@@ -1,0 +1,120 @@
+package storage
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ErrSchemaTooNew is returned by Open when the database was migrated by a
+// newer lorasweep than this binary: it never downgrades silently.
+var ErrSchemaTooNew = errors.New("database schema is newer than this lorasweep")
+
+// migration is one numbered, embedded SQL file.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded files named NNNN_name.sql, in order,
+// with the dialect placeholders substituted.
+func loadMigrations(driver string) ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	repl := strings.NewReplacer(
+		"{{PK}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{{FLOAT}}", "REAL",
+	)
+	if driver == DriverPostgres {
+		repl = strings.NewReplacer(
+			"{{PK}}", "BIGSERIAL PRIMARY KEY",
+			"{{FLOAT}}", "DOUBLE PRECISION",
+		)
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("read migrations: bad file name %q", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migrations: %w", err)
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: repl.Replace(string(b))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("read migrations: %s: versions must be 1..N without gaps", m.name)
+		}
+	}
+	return out, nil
+}
+
+// SchemaVersion is the newest schema version this binary knows.
+func SchemaVersion() int {
+	ms, err := loadMigrations(DriverSQLite)
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+// migrate applies pending migrations in one write transaction, serialised
+// across processes (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE).
+func migrate(ctx context.Context, db *sqlx.DB, driver string) error {
+	ms, err := loadMigrations(driver)
+	if err != nil {
+		return err
+	}
+	return withRetry(ctx, func() error {
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+		if driver == DriverPostgres {
+			// 0x6c6f7261 = "lora": one lock for every lorasweep schema.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(1819243105)`); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+			return err
+		}
+		var cur int
+		if err := tx.GetContext(ctx, &cur, `SELECT COALESCE(MAX(version), 0) FROM schema_version`); err != nil {
+			return err
+		}
+		if cur > len(ms) {
+			return fmt.Errorf("%w: database has version %d, this binary knows up to %d", ErrSchemaTooNew, cur, len(ms))
+		}
+		for _, m := range ms[cur:] {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)`),
+				m.version, m.name, time.Now().UnixMicro()); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+}
