@@ -204,7 +204,10 @@ func (o *Observation) Value(param string, d Domain) (float64, bool) {
 			return float64(i), true
 		}
 		j := slices.Index(d.Choices, cd.Choices[i])
-		return float64(j), j >= 0
+		if j < 0 {
+			return 0, false
+		}
+		return float64(j), true
 	}
 	if _, cat := o.Dists[param].(goptuna.CategoricalDistribution); cat {
 		return 0, false
