@@ -26,6 +26,10 @@ type Spec struct {
 	GPUs      runner.GPUSpec `json:"gpus"`
 	// Baseline enqueues the base config as trial 0, the value to beat.
 	Baseline bool `json:"baseline"`
+	// Demo is the absolute directory of the builtin trainer's demo dataset
+	// (`demo:` in the spec), empty when the sweep does not use it. Files
+	// under it may be missing until `lorasweep demo init Demo` writes them.
+	Demo string `json:"demo,omitempty"`
 	// Path is the spec file; Warnings are non-fatal findings of ParseSpec.
 	Path     string    `json:"-"`
 	Warnings []Problem `json:"-"`
