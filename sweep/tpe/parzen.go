@@ -22,6 +22,7 @@ type numeric struct {
 	c    []float64
 	logZ []float64
 	inv  []float64 // 1/σ_i
+	wz   []float64 // w_i / Z_i
 	cum  []float64 // cumulative weights for drawing a component
 }
 
@@ -30,7 +31,11 @@ type numeric struct {
 // (none when prior ≤ 0). Bandwidths follow the neighbour-gap rule: each
 // component's σ is the larger gap to its sorted neighbours (the outermost
 // ones use their single inner gap), clipped to [(hi−lo)/min(100, m+1), hi−lo].
-func newNumeric(xs, ws []float64, lo, hi, prior float64) *numeric {
+//
+// merge folds components with equal (μ, σ) into one (same density, fewer
+// terms): discrete params repeat values, so g(x) of a long sweep shrinks
+// from hundreds of components to a few per grid value.
+func newNumeric(xs, ws []float64, lo, hi, prior float64, merge bool) *numeric {
 	m := len(xs)
 	withPrior := prior > 0 || m == 0
 	if withPrior {
@@ -83,6 +88,10 @@ func newNumeric(xs, ws []float64, lo, hi, prior float64) *numeric {
 	if withPrior {
 		e.sigma[m-1] = width
 	}
+	if merge {
+		e.merge()
+		m = len(e.mu)
+	}
 	var tot float64
 	for _, w := range e.w {
 		tot += w
@@ -91,6 +100,7 @@ func newNumeric(xs, ws []float64, lo, hi, prior float64) *numeric {
 	e.logZ = make([]float64, m)
 	e.inv = make([]float64, m)
 	e.cum = make([]float64, m)
+	e.wz = make([]float64, m)
 	var acc float64
 	for i := range e.mu {
 		e.w[i] /= tot
@@ -99,8 +109,26 @@ func newNumeric(xs, ws []float64, lo, hi, prior float64) *numeric {
 		e.inv[i] = 1 / e.sigma[i]
 		e.logZ[i] = logMass((lo-e.mu[i])*e.inv[i], (hi-e.mu[i])*e.inv[i])
 		e.c[i] = math.Log(e.w[i]) - e.logZ[i] - math.Log(e.sigma[i]) - log2Pi/2
+		e.wz[i] = e.w[i] / math.Exp(e.logZ[i])
 	}
 	return e
+}
+
+func (e *numeric) merge() {
+	type key struct{ mu, sigma float64 }
+	at := make(map[key]int, len(e.mu))
+	j := 0
+	for i := range e.mu {
+		k := key{e.mu[i], e.sigma[i]}
+		if p, ok := at[k]; ok {
+			e.w[p] += e.w[i]
+			continue
+		}
+		at[k] = j
+		e.mu[j], e.sigma[j], e.w[j] = e.mu[i], e.sigma[i], e.w[i]
+		j++
+	}
+	e.mu, e.sigma, e.w = e.mu[:j], e.sigma[:j], e.w[:j]
 }
 
 // sample draws one value in [lo, hi] from the mixture.
@@ -118,18 +146,25 @@ func (e *numeric) sample(r randSource) float64 {
 }
 
 // logPDF is the log density at x (model space) of the truncated mixture.
+// One pass in linear space; log-sum-exp only when that underflows.
 func (e *numeric) logPDF(x float64) float64 {
+	var s float64
+	for i := range e.mu {
+		d := (x - e.mu[i]) * e.inv[i]
+		s += math.Exp(e.c[i] - d*d/2)
+	}
+	if s > 1e-280 {
+		return math.Log(s)
+	}
 	m := math.Inf(-1)
 	for i := range e.mu {
 		d := (x - e.mu[i]) * e.inv[i]
-		if t := e.c[i] - d*d/2; t > m {
-			m = t
-		}
+		m = math.Max(m, e.c[i]-d*d/2)
 	}
 	if math.IsInf(m, -1) {
 		return m
 	}
-	var s float64
+	s = 0
 	for i := range e.mu {
 		d := (x - e.mu[i]) * e.inv[i]
 		s += math.Exp(e.c[i] - d*d/2 - m)
@@ -138,21 +173,28 @@ func (e *numeric) logPDF(x float64) float64 {
 }
 
 // logMassIn is the log probability that a draw lands in [a, b] (model space):
-// the probability of a discrete value whose bin is [a, b].
+// the probability of a discrete value whose bin is [a, b]. Summed in linear
+// space; per-component logs only when that underflows (a bin far in every
+// component's tail).
 func (e *numeric) logMassIn(a, b float64) float64 {
+	var s float64
+	for i := range e.mu {
+		s += e.wz[i] * (phi((b-e.mu[i])*e.inv[i]) - phi((a-e.mu[i])*e.inv[i]))
+	}
+	if s > 1e-200 {
+		return math.Log(s)
+	}
 	m := math.Inf(-1)
 	terms := make([]float64, len(e.mu))
 	for i := range e.mu {
 		t := math.Log(e.w[i]) - e.logZ[i] + logMass((a-e.mu[i])*e.inv[i], (b-e.mu[i])*e.inv[i])
 		terms[i] = t
-		if t > m {
-			m = t
-		}
+		m = math.Max(m, t)
 	}
 	if math.IsInf(m, -1) {
 		return m
 	}
-	var s float64
+	s = 0
 	for _, t := range terms {
 		s += math.Exp(t - m)
 	}

@@ -40,7 +40,7 @@ func TestNumericEstimatorDensities(t *testing.T) {
 				t.Fatal(err)
 			}
 			lo, hi := d.ModelBounds()
-			e := newNumeric([]float64{d.ToModel(tc.obs)}, []float64{1}, lo, hi, 1)
+			e := newNumeric([]float64{d.ToModel(tc.obs)}, []float64{1}, lo, hi, 1, d.Kind == sampling.Discrete)
 			for i, x := range tc.at {
 				var got float64
 				if d.Kind == sampling.Discrete {
@@ -65,11 +65,13 @@ func TestNumericEstimatorTruncation(t *testing.T) {
 		name   string
 		xs     []float64
 		lo, hi float64
+		merge  bool
 	}{
-		{"observation at the low bound", []float64{0}, 0, 1},
-		{"observations at both bounds", []float64{0, 1, 1}, 0, 1},
-		{"clustered", []float64{0.5, 0.51, 0.52, 0.49}, 0, 1},
-		{"no observations: prior only", nil, -3, 2},
+		{"observation at the low bound", []float64{0}, 0, 1, false},
+		{"observations at both bounds", []float64{0, 1, 1}, 0, 1, false},
+		{"clustered", []float64{0.5, 0.51, 0.52, 0.49}, 0, 1, false},
+		{"no observations: prior only", nil, -3, 2, false},
+		{"repeated values merged", []float64{0.5, 0.5, 0.5, 0.75, 0.75, 0.25}, 0, 1, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +79,7 @@ func TestNumericEstimatorTruncation(t *testing.T) {
 			for i := range ws {
 				ws[i] = 1
 			}
-			e := newNumeric(tc.xs, ws, tc.lo, tc.hi, 1)
+			e := newNumeric(tc.xs, ws, tc.lo, tc.hi, 1, tc.merge)
 			const n = 20000
 			h := (tc.hi - tc.lo) / n
 			var integral float64

@@ -144,18 +144,26 @@ func split(h sampling.History, param string, d sampling.Domain, gamma func(int) 
 
 func (s *Sampler) sampleNumeric(r randSource, d sampling.Domain, below, above group) float64 {
 	lo, hi := d.ModelBounds()
-	l := newNumeric(below.xs, s.opts.Weights(len(below.xs)), lo, hi, s.opts.PriorWeight)
-	g := newNumeric(above.xs, s.opts.Weights(len(above.xs)), lo, hi, s.opts.PriorWeight)
+	disc := d.Kind == sampling.Discrete
+	l := newNumeric(below.xs, s.opts.Weights(len(below.xs)), lo, hi, s.opts.PriorWeight, disc)
+	g := newNumeric(above.xs, s.opts.Weights(len(above.xs)), lo, hi, s.opts.PriorWeight, disc)
 	best, bestScore := math.NaN(), math.Inf(-1)
+	var scored map[float64]float64 // discrete candidates repeat: score each value once
+	if d.Kind == sampling.Discrete {
+		scored = make(map[float64]float64, s.opts.Candidates)
+	}
 	for range s.opts.Candidates {
 		m := l.sample(r)
-		var score, x float64
+		x := d.Snap(m)
+		var score float64
 		if d.Kind == sampling.Discrete {
-			x = d.Snap(m)
-			a, b := d.Bin(x)
-			score = l.logMassIn(a, b) - g.logMassIn(a, b)
+			var ok bool
+			if score, ok = scored[x]; !ok {
+				a, b := d.Bin(x)
+				score = l.logMassIn(a, b) - g.logMassIn(a, b)
+				scored[x] = score
+			}
 		} else {
-			x = d.Snap(m)
 			score = l.logPDF(m) - g.logPDF(m)
 		}
 		if math.IsNaN(best) || score > bestScore {
