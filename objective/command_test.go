@@ -17,6 +17,7 @@ func commandSpec(t *testing.T, mode, timeout string) ScorerSpec {
 		t.Fatal(err)
 	}
 	t.Setenv(envTestScorer, mode)
+	t.Setenv("TMPDIR", t.TempDir()) // where the request and response files go
 	return ScorerSpec{Kind: KindCommand, Run: []string{self}, Timeout: timeout}
 }
 
@@ -31,6 +32,7 @@ func TestCommandScorer(t *testing.T) {
 		name, mode, timeout string
 		wantNorm            float64
 		wantErr             string // substring of the unscorable reason
+		noSamples           bool
 	}{
 		{name: "ok", mode: "ok", wantNorm: 0.1},
 		{name: "lower is better", mode: "lower", wantNorm: 0.8},
@@ -40,6 +42,7 @@ func TestCommandScorer(t *testing.T) {
 		{name: "no score", mode: "noscore", wantErr: `no finite "score"`},
 		{name: "scorer-reported error", mode: "reported", wantErr: "face not found"},
 		{name: "timeout", mode: "hang", timeout: "300ms", wantErr: "timed out after 300ms"},
+		{name: "no samples", mode: "ok", wantErr: "no sample images for epoch 2", noSamples: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +50,11 @@ func TestCommandScorer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := o.ScoreEpoch(context.Background(), in)
+			epoch := in
+			if tt.noSamples {
+				epoch.Samples = nil
+			}
+			res, err := o.ScoreEpoch(context.Background(), epoch)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -202,6 +202,10 @@ func (o *Objective) ScoreEpoch(ctx context.Context, in EpochInput) (Result, erro
 		case KindLoss, KindValidation:
 			c.Raw, c.Normalized, err = scoreLoss(s.spec, in)
 		case KindCommand:
+			if sampleErr != nil {
+				err = sampleErr
+				break
+			}
 			err = o.runCommand(ctx, s, in, &c)
 		default:
 			if sampleErr != nil {
