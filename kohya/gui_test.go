@@ -1,0 +1,407 @@
+package kohya
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "gui", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestImportGUIFixtures(t *testing.T) {
+	tests := []struct {
+		name     string
+		file     string
+		want     Config
+		warnKeys []string // keys the warnings must name, in order
+		sdxl     bool
+	}{
+		{
+			name: "preset-like partial SDXL config",
+			file: "preset_sdxl_standard.json",
+			sdxl: true,
+			want: Config{
+				"bucket_no_upscale": true, "bucket_reso_steps": int64(32), "cache_latents": true,
+				"cache_latents_to_disk": true, "cache_text_encoder_outputs": true, "caption_dropout_rate": 0.1,
+				"caption_extension": ".txt", "clip_skip": int64(1), "enable_bucket": true, "flip_aug": true,
+				"gradient_accumulation_steps": int64(2), "gradient_checkpointing": true, "keep_tokens": int64(1),
+				"learning_rate": 1e-4, "lr_scheduler": "cosine",
+				"lr_scheduler_num_cycles":   int64(12), // "" falls back to epoch, as in the GUI
+				"lr_warmup_steps":           0.1,       // 10 percent
+				"max_data_loader_n_workers": int64(2), "max_token_length": int64(225), "max_train_epochs": int64(12),
+				"min_snr_gamma": 5.0, "mixed_precision": "bf16", "network_alpha": 16.0,
+				"network_args": []any{"module_dropout=0.05"}, "network_dim": int64(32),
+				"network_module": "networks.lora", "network_train_unet_only": true, "no_half_vae": true,
+				"noise_offset": 0.0357, "optimizer_type": "Prodigy",
+				"optimizer_args": []any{"decouple=True", "weight_decay=0.01", "use_bias_correction=True"},
+				"resolution":     "1024,1024", "save_every_n_epochs": int64(3), "save_precision": "bf16",
+				"train_batch_size": int64(2), "unet_lr": 1.0, "xformers": true,
+			},
+		},
+		{
+			name: "full-saved-like SD1.5 Kohya LoCon config",
+			file: "saved_sd15_locon.json",
+			want: Config{
+				"bucket_reso_steps": int64(64), "cache_latents": true, "caption_extension": ".txt",
+				"clip_skip": int64(2), "enable_bucket": true, "gradient_checkpointing": true, "huber_c": 0.1,
+				"huber_schedule": "snr", "learning_rate": 2e-4, "logging_dir": "/data/logs", "loss_type": "l2",
+				"lr_decay_steps": int64(100), "lr_scheduler": "cosine_with_restarts",
+				"lr_scheduler_num_cycles": int64(3), "lr_scheduler_power": 1.0, "lr_warmup_steps": 0.05,
+				"max_bucket_reso": int64(1280), "max_data_loader_n_workers": int64(0),
+				"max_train_epochs": int64(6), // epoch, since both max_train_* are 0
+				"min_bucket_reso":  int64(320), "min_snr_gamma": 5.0, "mixed_precision": "bf16",
+				"multires_noise_discount": 0.3, "multires_noise_iterations": int64(6), "network_alpha": 8.0,
+				"network_args": []any{"conv_dim=8", "conv_alpha=4", "rank_dropout=0.1"},
+				"network_dim":  int64(16), "network_dropout": 0.05, "network_module": "networks.lora",
+				"optimizer_args": []any{"weight_decay=0.01", "betas=0.9,0.99"}, "optimizer_type": "AdamW8bit",
+				"output_dir": "/data/out", "output_name": "my-sd15-locon", "persistent_data_loader_workers": true,
+				"pretrained_model_name_or_path": "/models/v1-5-pruned.safetensors", "prior_loss_weight": 1.0,
+				"resolution": "768,768", "sample_every_n_epochs": int64(2), "sample_sampler": "euler_a",
+				"save_every_n_epochs": int64(2), "save_model_as": "safetensors", "save_precision": "bf16",
+				"scale_weight_norms": 1.5, "sdpa": true, "seed": int64(1234), "text_encoder_lr": 5e-5,
+				"train_batch_size": int64(2), "train_data_dir": "/data/img", "unet_lr": 2e-4,
+				"zero_terminal_snr": true,
+			},
+			warnKeys: []string{"my_custom_note", "sample_prompts", "stop_text_encoder_training", "additional_parameters"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := readFixture(t, tt.file)
+			got, warnings, err := ImportGUI(tt.file, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diffConfigs(t, got, tt.want)
+			if len(warnings) != len(tt.warnKeys) {
+				t.Fatalf("warnings = %q, want %d naming %v", warnings, len(tt.warnKeys), tt.warnKeys)
+			}
+			for i, w := range warnings {
+				if !strings.HasPrefix(w, tt.file+": "+tt.warnKeys[i]+": ") {
+					t.Errorf("warning %d = %q, want it to name %s and %s", i, w, tt.file, tt.warnKeys[i])
+				}
+			}
+			if GUIIsSDXL(data) != tt.sdxl {
+				t.Errorf("GUIIsSDXL = %t, want %t", !tt.sdxl, tt.sdxl)
+			}
+		})
+	}
+}
+
+func diffConfigs(t *testing.T, got, want Config) {
+	t.Helper()
+	for _, k := range want.Keys() {
+		if !reflect.DeepEqual(got[k], want[k]) {
+			t.Errorf("%s = %#v, want %#v", k, got[k], want[k])
+		}
+	}
+	for _, k := range got.Keys() {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected %s = %#v", k, got[k])
+		}
+	}
+}
+
+func TestImportGUICases(t *testing.T) {
+	tests := []struct {
+		name    string
+		json    string
+		want    Config // checked keys only; nil value means "absent"
+		wantErr string
+		warn    string
+	}{
+		{"lycoris lokr", `{"LoRA_type":"LyCORIS/LoKr","LyCORIS_preset":"attn-mlp","conv_dim":4,"conv_alpha":2,"factor":8,"use_cp":true,"rank_dropout":0,"learning_rate":1e-4}`,
+			Config{"network_module": "lycoris.kohya", "network_args": []any{"preset=attn-mlp", "conv_dim=4", "conv_alpha=2", "factor=8", "use_cp=True", "algo=lokr"}}, "", ""},
+		{"lycoris dylora block size", `{"LoRA_type":"LyCORIS/DyLoRA","conv_dim":4,"conv_alpha":1,"unit":4,"learning_rate":1e-4}`,
+			Config{"network_args": []any{"preset=full", "conv_dim=4", "conv_alpha=1", "block_size=4", "algo=dylora"}}, "", ""},
+		{"kohya dylora unit", `{"LoRA_type":"Kohya DyLoRA","unit":8,"learning_rate":1e-4}`,
+			Config{"network_module": "networks.dylora", "network_args": []any{"conv_dim=1", "conv_alpha=1", "unit=8"}}, "", ""},
+		{"legacy LoCon name", `{"LoRA_type":"LoCon","learning_rate":1e-4}`,
+			Config{"network_module": "lycoris.kohya"}, "", ""},
+		{"lora-fa", `{"LoRA_type":"LoRA-FA","down_lr_weight":"1,1,1","learning_rate":1e-4}`,
+			Config{"network_module": "networks.lora_fa", "network_args": []any{"down_lr_weight=1,1,1"}}, "", ""},
+		{"loraplus appended", `{"loraplus_lr_ratio":16,"learning_rate":1e-4}`,
+			Config{"network_args": []any{"loraplus_lr_ratio=16"}}, "", ""},
+		{"warmup steps win over percent", `{"lr_warmup":10,"lr_warmup_steps":50,"lr_scheduler":"cosine","learning_rate":1e-4}`,
+			Config{"lr_warmup_steps": int64(50)}, "", ""},
+		{"percent with dataset_config and steps", `{"lr_warmup":10,"dataset_config":"d.toml","max_train_steps":1000,"lr_scheduler":"linear","learning_rate":1e-4}`,
+			Config{"lr_warmup_steps": int64(100), "max_train_steps": int64(1000), "dataset_config": "d.toml"}, "", ""},
+		{"constant drops warmup", `{"lr_warmup":10,"lr_scheduler":"constant","learning_rate":1e-4}`,
+			Config{"lr_warmup_steps": nil}, "", "lr_warmup"},
+		{"text encoder only", `{"text_encoder_lr":1e-5,"unet_lr":0,"learning_rate":1e-4}`,
+			Config{"network_train_text_encoder_only": true, "text_encoder_lr": 1e-5, "unet_lr": nil}, "", ""},
+		{"all learning rates zero", `{"learning_rate":0}`, Config{"learning_rate": nil}, "", "learning_rate"},
+		{"xformers none", `{"xformers":"none","learning_rate":1e-4}`, Config{"xformers": nil, "sdpa": nil}, "", ""},
+		{"max_token_length 75 is the default", `{"max_token_length":75,"learning_rate":1e-4}`, Config{"max_token_length": nil}, "", ""},
+		{"sdxl fields ignored without sdxl", `{"sdxl_no_half_vae":true,"learning_rate":1e-4}`, Config{"no_half_vae": nil}, "", ""},
+		{"epochs win over epoch", `{"epoch":3,"max_train_epochs":7,"learning_rate":1e-4}`, Config{"max_train_epochs": int64(7)}, "", ""},
+		{"steps leave epoch unused", `{"epoch":3,"max_train_steps":900,"learning_rate":1e-4}`, Config{"max_train_epochs": nil, "max_train_steps": int64(900)}, "", ""},
+		{"legacy network weights", `{"lora_network_weights":"w.safetensors","learning_rate":1e-4}`, Config{"network_weights": "w.safetensors"}, "", ""},
+		{"unknown key suggests", `{"netwrok_dim":8,"learning_rate":1e-4}`, Config{"network_dim": nil}, "", `did you mean "network_dim"`},
+		{"flux refused", `{"flux1_checkbox":true}`, nil, "FLUX.1", ""},
+		{"flux LoRA type refused", `{"LoRA_type":"Flux1"}`, nil, "Flux1", ""},
+		{"wrong type", `{"network_dim":[1]}`, nil, "network_dim must be a number", ""},
+		{"not a number string", `{"network_dim":"lots"}`, nil, `network_dim = "lots" is not a number`, ""},
+		{"not an object", `[1,2]`, nil, "decode GUI config", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, warnings, err := ImportGUI("x.json", []byte(tt.json))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range tt.want {
+				if !reflect.DeepEqual(got[k], want) {
+					t.Errorf("%s = %#v, want %#v", k, got[k], want)
+				}
+			}
+			joined := strings.Join(warnings, "\n")
+			if tt.warn == "" && len(warnings) > 0 || tt.warn != "" && !strings.Contains(joined, tt.warn) {
+				t.Errorf("warnings = %q, want %q", warnings, tt.warn)
+			}
+		})
+	}
+}
+
+// effective is the value sd-scripts would use for k: the config's, or the
+// argument's default; text_encoder_lr lists reduce to the first element,
+// which is all networks.lora reads, and numbers of float kind compare as
+// float64.
+func effective(c Config, k string) any {
+	v, ok := c[k]
+	a, known := LookupArg(k)
+	if !ok && known {
+		v = a.Default
+	}
+	if l, isList := v.([]any); isList && k == "text_encoder_lr" && len(l) > 0 {
+		v = l[0]
+	}
+	if known && a.Kind == KindFloat {
+		if f, isNum := asFloat(v); isNum {
+			return f
+		}
+	}
+	return v
+}
+
+func TestGUIRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	prompts := filepath.Join(dir, "prompts.txt")
+	if err := os.WriteFile(prompts, []byte("a photo of sks cat --w 512 --h 512 --d 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := Config{
+		"pretrained_model_name_or_path": "/m/sd15.safetensors", "train_data_dir": "/d/img",
+		"output_dir": "/d/out", "output_name": "trial-0007", "save_precision": "fp16",
+		"network_module": "networks.lora", "network_dim": int64(32), "network_alpha": 16.0,
+		"learning_rate": 1e-4, "unet_lr": 3e-4, "text_encoder_lr": []any{5e-5, 5e-5},
+		"lr_scheduler": "cosine_with_restarts", "lr_scheduler_num_cycles": int64(3),
+		"lr_warmup_steps": 0.07, "optimizer_type": "AdamW8bit", "optimizer_args": []any{"weight_decay=0.01"},
+		"network_dropout": 0.1, "network_args": []any{"conv_dim=8", "conv_alpha=4", "rank_dropout=0.2", "module_dropout=0.1"},
+		"scale_weight_norms": 1.0, "train_batch_size": int64(2), "max_train_epochs": int64(10),
+		"resolution": "512,640", "seed": int64(42), "save_every_n_epochs": int64(2),
+		"sample_every_n_epochs": int64(2), "sample_sampler": "euler_a", "sdpa": true,
+		"mixed_precision": "fp16", "max_data_loader_n_workers": int64(2), "cache_latents": true,
+		"multires_noise_iterations": int64(6), "multires_noise_discount": 0.25,
+		// No GUI field: these travel in additional_parameters.
+		"zero_terminal_snr": true, "lr_decay_steps": int64(100), "base_weights": []any{"/w/a.safetensors", "/w/b.safetensors"},
+		"sample_prompts": prompts,
+	}
+	tests := []struct {
+		name string
+		mod  func(Config)
+		sdxl bool
+	}{
+		{"sd15 kohya locon", func(Config) {}, false},
+		{"sdxl lycoris locon", func(c Config) {
+			c["network_module"] = "lycoris.kohya"
+			c["network_args"] = []any{"preset=attn-mlp", "conv_dim=4", "conv_alpha=1", "rank_dropout=0.1", "algo=locon"}
+			c["cache_text_encoder_outputs"] = true
+			c["network_train_unet_only"] = true
+			c["text_encoder_lr"] = nil
+			c["lr_warmup_steps"] = int64(30)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base.Clone()
+			tt.mod(c)
+			for k, v := range c {
+				if v == nil {
+					delete(c, k)
+				}
+			}
+			data, err := ExportGUI(c, tt.sdxl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, warnings, err := ImportGUI("export.json", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(warnings) != 1 || !strings.Contains(warnings[0], "sample_prompts") {
+				t.Errorf("warnings = %q, want only the sample_prompts one", warnings)
+			}
+			info, err := ReadGUIInfo(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.SDXL != tt.sdxl || !strings.HasPrefix(info.SamplePrompts, "a photo of sks cat") {
+				t.Errorf("info = %+v", info)
+			}
+			delete(c, "sample_prompts")
+			keys := map[string]bool{}
+			for k := range c {
+				keys[k] = true
+			}
+			for k := range back {
+				keys[k] = true
+			}
+			for k := range keys {
+				if g, w := effective(back, k), effective(c, k); !reflect.DeepEqual(g, w) {
+					t.Errorf("%s: round trip gives %#v, want %#v", k, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestExportGUIKeySet(t *testing.T) {
+	var want map[string]string
+	if err := json.Unmarshal(readFixture(t, "export_keys.json"), &want); err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]Config{
+		"empty":  {},
+		"filled": {"network_dim": int64(8), "resolution": "768,768", "lr_warmup_steps": 0.1, "xformers": true, "text_encoder_lr": 1e-5, "optimizer_args": []any{"a=1"}},
+	}
+	for name, c := range configs {
+		t.Run(name, func(t *testing.T) {
+			data, err := ExportGUI(c, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(data), "{\n  \"") {
+				t.Errorf("not 2-space indented: %.20q", data)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(data, &got); err != nil {
+				t.Fatal(err)
+			}
+			assertKeyTypes(t, got, want, true)
+			// Keys must come sorted, as the GUI's SaveConfigFile writes them.
+			prev := ""
+			for _, line := range strings.Split(string(data), "\n") {
+				if k, _, ok := strings.Cut(strings.TrimSpace(line), `":`); ok && strings.HasPrefix(k, `"`) {
+					if k < prev {
+						t.Errorf("key %s after %s", k, prev)
+					}
+					prev = k
+				}
+			}
+			// The reference GUI file itself, where this machine has it.
+			ref, err := os.ReadFile("/work/shared/kohya/gui_saved_config_full.json")
+			if err != nil {
+				return
+			}
+			var refDoc map[string]any
+			if err := json.Unmarshal(ref, &refDoc); err != nil {
+				t.Fatal(err)
+			}
+			refTypes := map[string]string{}
+			for k, v := range refDoc {
+				refTypes[k] = jsonKind(v)
+			}
+			assertKeyTypes(t, got, refTypes, false)
+		})
+	}
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case float64:
+		return "number"
+	}
+	return "other"
+}
+
+func assertKeyTypes(t *testing.T, got map[string]any, want map[string]string, exact bool) {
+	t.Helper()
+	for k, typ := range want {
+		v, ok := got[k]
+		if !ok {
+			t.Errorf("missing key %s", k)
+			continue
+		}
+		if jsonKind(v) != typ {
+			t.Errorf("%s is %s, want %s", k, jsonKind(v), typ)
+		}
+	}
+	if exact {
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("extra key %s", k)
+			}
+		}
+	}
+}
+
+func TestExportGUIErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       Config
+		sdxl    bool
+		wantErr string
+	}{
+		{"unknown key", Config{"netwrok_dim": int64(8)}, false, "did you mean network_dim"},
+		{"flux module", Config{"network_module": "networks.lora_flux"}, false, "no kohya_ss GUI LoRA type"},
+		{"network arg without field", Config{"network_args": []any{"foo=1"}}, false, "foo has no field"},
+		{"sdxl-only arg", Config{"cache_text_encoder_outputs": true}, false, "sdxl_train_network.py option"},
+		{"both noise kinds", Config{"noise_offset": 0.05, "multires_noise_iterations": int64(6)}, false, "both set"},
+		{"optimizer arg with space", Config{"optimizer_args": []any{"betas=(0.9, 0.99)"}}, false, "whitespace"},
+		{"float warmup above one", Config{"lr_warmup_steps": 100.0}, false, "ratio of the total steps"},
+		{"db-only arg", Config{"stop_text_encoder_training": int64(5)}, false, "train_db.py only"},
+		{"missing prompt file", Config{"sample_prompts": "/nonexistent/p.txt"}, false, "read sample_prompts"},
+		{"toml prompt file", Config{"sample_prompts": "p.toml"}, false, "only a .txt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ExportGUI(tt.c, tt.sdxl)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func BenchmarkImportGUI(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "gui", "saved_sd15_locon.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := ImportGUI("x.json", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
