@@ -91,7 +91,7 @@ func ParseSpec(path string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve spec path: %w", err)
 	}
-	p := &specParser{file: path, dir: filepath.Dir(abs)}
+	p := &specParser{file: path, dir: filepath.Dir(abs), badParams: map[string]bool{}}
 	spec := p.parse(data)
 	spec.Path = abs
 	sortProblems(p.problems)

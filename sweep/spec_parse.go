@@ -21,6 +21,9 @@ type specParser struct {
 	file     string // as given by the caller, used in messages
 	dir      string // absolute directory of the spec: relative paths start here
 	problems []Problem
+	// badParams had an error already: cross-field checks skip them rather
+	// than pile consequences onto the first message.
+	badParams map[string]bool
 }
 
 func (p *specParser) add(n *yaml.Node, field string, warning bool, format string, args ...any) {

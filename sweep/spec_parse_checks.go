@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -44,7 +44,9 @@ func (p *specParser) crossChecks(spec *Spec, tr *trainerInfo) {
 	}
 	byName := map[string]*Param{}
 	for i := range spec.Search {
-		byName[spec.Search[i].Name] = &spec.Search[i]
+		if !p.badParams[spec.Search[i].Name] {
+			byName[spec.Search[i].Name] = &spec.Search[i]
+		}
 	}
 	// Where a key's fixed value came from, for messages.
 	where := func(key string) (*yaml.Node, string) {

@@ -442,18 +442,18 @@ func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes
 			kn := pn.whenKeys[dep]
 			f := field(prm, "when."+dep)
 			if dep == prm.Name {
-				p.errf(kn, f, "a parameter cannot depend on itself")
+				p.refErr(prm, kn, f, "a parameter cannot depend on itself")
 				delete(prm.When, dep)
 				continue
 			}
 			other, ok := byName[dep]
 			if !ok {
-				p.errf(kn, f, "no parameter %q in search%s", dep, didYouMean(dep, names))
+				p.refErr(prm, kn, f, "no parameter %q in search%s", dep, didYouMean(dep, names))
 				delete(prm.When, dep)
 				continue
 			}
 			if other.Type != ParamCategorical {
-				p.errf(kn, f, "when needs a categorical parameter (choice: [...]); %s is %s", dep, paramKind(*other))
+				p.refErr(prm, kn, f, "when needs a categorical parameter (choice: [...]); %s is %s", dep, paramKind(*other))
 				delete(prm.When, dep)
 				continue
 			}
@@ -464,24 +464,24 @@ func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes
 			for _, v := range vals {
 				s := choiceString(v)
 				if !contains(choices, s) {
-					p.errf(kn, f, "%s is not a choice of %s%s (choices: %s)", quoteChoice(v), dep, didYouMean(s, choices), strings.Join(choices, ", "))
+					p.refErr(prm, kn, f, "%s is not a choice of %s%s (choices: %s)", quoteChoice(v), dep, didYouMean(s, choices), strings.Join(choices, ", "))
 				}
 			}
 		}
 		if prm.RatioOf != "" {
-			f := field(prm, "ratio_of")
+			f := "search." + prm.Name + ".ratio_of"
 			if prm.RatioOf == prm.Name {
-				p.errf(pn.ratio, f, "a parameter cannot be a ratio of itself")
+				p.refErr(prm, pn.ratio, f, "a parameter cannot be a ratio of itself")
 			} else if other, ok := byName[prm.RatioOf]; ok {
 				if other.Type == ParamCategorical && !allNumbers(other.Choices) {
-					p.errf(pn.ratio, f, "%s is not numeric: ratio_of needs a number", prm.RatioOf)
+					p.refErr(prm, pn.ratio, f, "%s is not numeric: ratio_of needs a number", prm.RatioOf)
 				}
 			} else if tr.checksNames() {
 				if _, ok := tr.baseValue(prm.RatioOf); !ok {
-					p.errf(pn.ratio, f, "no parameter %q in search and no value for it in the base config or trainer.fixed%s", prm.RatioOf, didYouMean(prm.RatioOf, names))
+					p.refErr(prm, pn.ratio, f, "no parameter %q in search and no value for it in the base config or trainer.fixed%s", prm.RatioOf, didYouMean(prm.RatioOf, names))
 				}
 			} else {
-				p.errf(pn.ratio, f, "no parameter %q in search%s", prm.RatioOf, didYouMean(prm.RatioOf, names))
+				p.refErr(prm, pn.ratio, f, "no parameter %q in search%s", prm.RatioOf, didYouMean(prm.RatioOf, names))
 			}
 		}
 	}
@@ -489,6 +489,12 @@ func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes
 		prm := byName[cyc[0]]
 		p.errf(nodes[prm.Name].key, "search."+prm.Name, "when/ratio_of form a cycle: %s", strings.Join(cyc, " → "))
 	}
+}
+
+// refErr reports an error in a param's references and marks the param bad.
+func (p *specParser) refErr(prm *Param, n *yaml.Node, field, format string, args ...any) {
+	p.badParams[prm.Name] = true
+	p.errf(n, field, format, args...)
 }
 
 // paramKind names a param's distribution for messages: float, log-float,
