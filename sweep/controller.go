@@ -1,0 +1,411 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/objective"
+	"github.com/lorasweep/lorasweep/runner"
+	"github.com/lorasweep/lorasweep/sweep/sampling"
+)
+
+// Lease is a slot (CPU or GPU set) held by one trial.
+type Lease interface {
+	GPUs() []string
+	Slot() int
+	Release()
+}
+
+// Runner trains trials. runner.Pool satisfies it through a small adapter in
+// the CLI; tests use fakes.
+type Runner interface {
+	// Acquire blocks until a slot is free.
+	Acquire(ctx context.Context) (Lease, error)
+	// Run trains job on lease, reporting events in order, and returns how it
+	// ended. It stops the trainer when ctx is done; context.Cause(ctx) ==
+	// runner.ErrPruned makes the outcome ReasonPruned.
+	Run(ctx context.Context, lease Lease, job runner.Job, onEvent func(runner.Event)) runner.Outcome
+}
+
+// Scorer scores one saved epoch of a trial. objective.Objective satisfies it.
+type Scorer interface {
+	ScoreEpoch(ctx context.Context, in objective.EpochInput) (objective.Result, error)
+	// NeedsSamples is false when the objective uses only loss values, so
+	// epochs can be scored from the epoch lines alone.
+	NeedsSamples() bool
+}
+
+// System attribute keys the controller writes on trials. Samplers read
+// attrFailReason and attrOutsideSpace; reports read the rest.
+const (
+	attrParams       = "lorasweep:params"
+	attrFailReason   = sampling.AttrFailReason
+	attrEnqueued     = "lorasweep:enqueued"
+	attrBaseline     = "lorasweep:baseline"
+	attrOutsideSpace = sampling.AttrOutsideSpace
+	attrBestEpoch    = "lorasweep:best_epoch"
+	attrStopReason   = "lorasweep:stop_reason"
+	attrFirstStart   = "lorasweep:first_started_at"
+)
+
+// StopReason says why a sweep stopped launching trials.
+type StopReason string
+
+// Reasons a sweep stops launching trials.
+const (
+	StopBudget   StopReason = "budget reached"
+	StopDeadline StopReason = "deadline reached"
+	StopDrained  StopReason = "drained on request"
+	StopAborted  StopReason = "aborted on request"
+	StopFailures StopReason = "too many failures in a row"
+)
+
+// Controller runs a sweep: for every free slot it claims a trial within the
+// budget, proposes its params, trains it, scores each saved epoch, prunes
+// hopeless trials and records the result. Any number of controllers (on any
+// number of machines) may work on one sweep through a shared Store.
+type Controller struct {
+	Spec    *Spec
+	Store   Store
+	Runner  Runner
+	Scorer  Scorer
+	Sampler goptuna.Sampler
+	Pruner  goptuna.Pruner // nil: no pruning
+	Logger  *slog.Logger
+	// WorkerID and Host identify this process in run records.
+	WorkerID string
+	Host     string
+	// Parallel is the number of trials this controller runs at once (the
+	// pool's slots, capped by the budget's parallel).
+	Parallel int
+	// HeartbeatEvery is how often a running trial's heartbeat is touched;
+	// StaleAfter is how old a heartbeat may get before the trial is reaped.
+	HeartbeatEvery time.Duration
+	StaleAfter     time.Duration
+	// Drain, when closed, stops launching new trials; running ones finish.
+	Drain <-chan struct{}
+	// Now is the clock (tests set it).
+	Now func() time.Time
+	// OnTrialDone, if set, is called after each trial is recorded.
+	OnTrialDone func(TrialSummary)
+	// OnEvent, if set, sees every runner event with its trial number (live
+	// status).
+	OnEvent func(number int, ev runner.Event)
+
+	study    *goptuna.Study
+	deadline time.Time
+
+	mu           sync.Mutex
+	failsInARow  int
+	durations    []time.Duration
+	stop         StopReason
+	stopFailures bool
+}
+
+// TrialSummary is a finished trial as this controller saw it.
+type TrialSummary struct {
+	Number    int
+	State     goptuna.TrialState
+	Value     float64
+	HasValue  bool
+	BestEpoch int
+	Reason    string
+	Detail    string
+	Params    map[string]any
+	Duration  time.Duration
+	Baseline  bool
+}
+
+// Result is what Run reports when it returns.
+type Result struct {
+	StudyID int
+	Stop    StopReason
+	Trials  []TrialSummary // trials this controller ran
+}
+
+func (c *Controller) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Controller) log() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Run works on the sweep until the budget is spent, the deadline passes, too
+// many trials fail in a row, Drain is closed, or ctx is cancelled (abort:
+// running trials are stopped, failed as interrupted and re-enqueued). It
+// returns once every trial it started is recorded.
+func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, error) {
+	if c.HeartbeatEvery <= 0 {
+		c.HeartbeatEvery = 5 * time.Second
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 6 * c.HeartbeatEvery
+	}
+	parallel := c.Parallel
+	if parallel <= 0 {
+		parallel = 1
+	}
+	study, err := OpenStudy(ctx, c.Store, c.Spec, allowSpaceChange)
+	if err != nil {
+		return Result{}, err
+	}
+	study.Sampler = c.Sampler
+	study.Pruner = c.Pruner
+	c.study = study
+
+	if err := c.reconcile(ctx); err != nil {
+		return Result{}, err
+	}
+	if c.deadline, err = c.resolveDeadline(ctx); err != nil {
+		return Result{}, err
+	}
+
+	var (
+		wg      sync.WaitGroup
+		resMu   sync.Mutex
+		summary []TrialSummary
+		loopErr error
+	)
+	for slot := 0; slot < parallel; slot++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				s, ok, err := c.runOne(ctx)
+				if err != nil {
+					resMu.Lock()
+					if loopErr == nil {
+						loopErr = err
+					}
+					resMu.Unlock()
+					c.setStop(StopAborted)
+					return
+				}
+				if !ok {
+					return
+				}
+				resMu.Lock()
+				summary = append(summary, s)
+				resMu.Unlock()
+				if c.OnTrialDone != nil {
+					c.OnTrialDone(s)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	stop := c.stopReason()
+	if ctx.Err() != nil {
+		stop = StopAborted
+	}
+	if stop != "" {
+		// Recorded for `status` and the report; a failure to record it must
+		// not hide the sweep's own result.
+		_ = c.Store.SetStudySystemAttr(study.ID, attrStopReason, string(stop))
+	}
+	return Result{StudyID: study.ID, Stop: stop, Trials: summary}, loopErr
+}
+
+func (c *Controller) setStop(r StopReason) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stop == "" {
+		c.stop = r
+	}
+}
+
+func (c *Controller) stopReason() StopReason {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stop
+}
+
+// reconcile fails the trials of workers that died (stale heartbeats) and
+// re-enqueues them by the retry policy, so a crashed sweep resumes cleanly.
+func (c *Controller) reconcile(ctx context.Context) error {
+	reaped, err := c.Store.ReapStale(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries > 0)
+	if err != nil {
+		return fmt.Errorf("reap stale trials: %w", err)
+	}
+	for _, r := range reaped {
+		c.log().Warn("trial interrupted by a dead worker", "trial", r.Number, "requeued", r.RetryID != 0)
+	}
+	return nil
+}
+
+// mayLaunch says whether a new trial may start now, setting the stop reason
+// when it may not.
+func (c *Controller) mayLaunch(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		c.setStop(StopAborted)
+		return false
+	}
+	select {
+	case <-c.Drain:
+		c.setStop(StopDrained)
+		return false
+	default:
+	}
+	c.mu.Lock()
+	stopFailures := c.stopFailures
+	predicted := meanDuration(c.durations)
+	c.mu.Unlock()
+	if stopFailures {
+		c.setStop(StopFailures)
+		return false
+	}
+	if !c.deadline.IsZero() && c.now().Add(predicted).After(c.deadline) {
+		c.setStop(StopDeadline)
+		return false
+	}
+	return c.stopReason() == ""
+}
+
+func meanDuration(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// runOne acquires a slot, claims a trial and runs it. ok is false when no
+// more trials should be started by this slot.
+func (c *Controller) runOne(ctx context.Context) (TrialSummary, bool, error) {
+	if !c.mayLaunch(ctx) {
+		return TrialSummary{}, false, nil
+	}
+	lease, err := c.Runner.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			c.setStop(StopAborted)
+			return TrialSummary{}, false, nil
+		}
+		return TrialSummary{}, false, fmt.Errorf("acquire slot: %w", err)
+	}
+	held := &onceLease{Lease: lease}
+	defer held.Release()
+	// Checked again: the wait for a slot may have outlasted the deadline or
+	// a drain request.
+	if !c.mayLaunch(ctx) {
+		return TrialSummary{}, false, nil
+	}
+	claim, err := c.Store.Claim(ctx, c.study.ID, c.Spec.Budget.Trials)
+	if err != nil {
+		return TrialSummary{}, false, fmt.Errorf("claim trial: %w", err)
+	}
+	if !claim.Granted {
+		c.setStop(StopBudget)
+		return TrialSummary{}, false, nil
+	}
+	s, err := c.execute(ctx, held, claim)
+	return s, err == nil, err
+}
+
+// onceLease lets a trial give its slot back as soon as its trainer exits
+// while the slot loop still releases it on every other path.
+type onceLease struct {
+	Lease
+	once sync.Once
+}
+
+func (l *onceLease) Release() { l.once.Do(l.Lease.Release) }
+
+// trialParams proposes (or, for an enqueued trial, reads) the trial's
+// user-facing params and records them on the trial.
+func (c *Controller) trialParams(claim ClaimResult) (map[string]any, map[string]string, error) {
+	attrs, err := c.Store.GetTrialSystemAttrs(claim.TrialID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read trial %d attrs: %w", claim.Number, err)
+	}
+	if raw, ok := attrs[attrParams]; ok {
+		// Enqueued configs (the baseline, --enqueue, retries) run with their
+		// own values, even outside the space; only the in-space ones enter
+		// the sampler's history.
+		params := map[string]any{}
+		if err := json.Unmarshal([]byte(raw), &params); err != nil {
+			return nil, nil, fmt.Errorf("trial %d: decode enqueued params: %w", claim.Number, err)
+		}
+		params = normalizeJSONParams(params)
+		internal, inside, err := c.Spec.InternalFromParams(params)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trial %d: %w", claim.Number, err)
+		}
+		if !inside {
+			if err := c.Store.SetTrialSystemAttr(claim.TrialID, attrOutsideSpace, "true"); err != nil {
+				return nil, nil, err
+			}
+			attrs[attrOutsideSpace] = "true"
+		} else {
+			dists := c.Spec.Distributions()
+			for name, v := range internal {
+				if err := c.Store.SetTrialParam(claim.TrialID, name, v, dists[name]); err != nil {
+					return nil, nil, fmt.Errorf("trial %d: record param %s: %w", claim.Number, name, err)
+				}
+			}
+		}
+		return params, attrs, nil
+	}
+	t := goptuna.Trial{Study: c.study, ID: claim.TrialID}
+	params, err := c.Spec.SuggestParams(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trial %d: suggest params: %w", claim.Number, err)
+	}
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Store.SetTrialSystemAttr(claim.TrialID, attrParams, string(raw)); err != nil {
+		return nil, nil, fmt.Errorf("trial %d: record params: %w", claim.Number, err)
+	}
+	return params, attrs, nil
+}
+
+// normalizeJSONParams turns JSON numbers that are whole into int64 so that
+// an enqueued network_dim stays an int in the trainer's TOML.
+func normalizeJSONParams(p map[string]any) map[string]any {
+	for k, v := range p {
+		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			p[k] = int64(f)
+		}
+	}
+	return p
+}
+
+// trialDir returns a directory for the trial that holds nothing yet: outputs
+// of an earlier sweep under the same root are never overwritten.
+func trialDir(root string, number int) (string, error) {
+	base := filepath.Join(root, fmt.Sprintf("trial-%04d", number))
+	dir := base
+	for i := 2; ; i++ {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+			return dir, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("check trial dir: %w", err)
+		}
+		dir = fmt.Sprintf("%s.%d", base, i)
+	}
+}

@@ -1,0 +1,253 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/c-bata/goptuna"
+)
+
+// Study-level system attribute keys.
+const (
+	attrSpec  = "lorasweep:spec"
+	attrSpace = "lorasweep:space"
+)
+
+// SpaceChangedError is returned when a sweep is resumed with a search space
+// that differs from the one its trials were drawn from.
+type SpaceChangedError struct {
+	Sweep string
+	Diff  []string
+}
+
+func (e *SpaceChangedError) Error() string {
+	return fmt.Sprintf("sweep %q was started with a different search space:\n  %s\nrun with --allow-space-change to continue anyway (the sampler then mixes trials from both spaces), or give the sweep a new name",
+		e.Sweep, strings.Join(e.Diff, "\n  "))
+}
+
+// Direction returns the study direction for an objective direction.
+func Direction(objectiveDirection string) goptuna.StudyDirection {
+	if strings.EqualFold(objectiveDirection, "minimize") {
+		return goptuna.StudyDirectionMinimize
+	}
+	return goptuna.StudyDirectionMaximize
+}
+
+// OpenStudy creates the spec's study, or loads it when it exists (resume, or
+// another worker). A new study records the resolved spec and, when the spec
+// asks for it, enqueues the base config as trial 0. Resuming with a changed
+// search space is refused unless allowSpaceChange.
+func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bool) (*goptuna.Study, error) {
+	space, err := spec.SpaceJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode search space: %w", err)
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode spec: %w", err)
+	}
+	opts := []goptuna.StudyOption{
+		goptuna.StudyOptionStorage(store),
+		goptuna.StudyOptionDirection(Direction(spec.Objective.Direction)),
+		goptuna.StudyOptionLogger(nil),
+	}
+	created := false
+	study, err := goptuna.LoadStudy(spec.Name, opts...)
+	if err != nil {
+		study, err = goptuna.CreateStudy(spec.Name, opts...)
+		if err != nil {
+			// Another worker may have created it in between.
+			var lerr error
+			study, lerr = goptuna.LoadStudy(spec.Name, opts...)
+			if lerr != nil {
+				return nil, fmt.Errorf("create sweep %q: %w", spec.Name, err)
+			}
+		} else {
+			created = true
+		}
+	}
+	if created {
+		if err := store.SetStudySystemAttr(study.ID, attrSpec, string(specJSON)); err != nil {
+			return nil, fmt.Errorf("record spec: %w", err)
+		}
+		if err := store.SetStudySystemAttr(study.ID, attrSpace, string(space)); err != nil {
+			return nil, fmt.Errorf("record search space: %w", err)
+		}
+		if spec.Baseline {
+			if _, err := Enqueue(ctx, store, study.ID, BaselineParams(spec), "baseline"); err != nil {
+				return nil, fmt.Errorf("enqueue baseline: %w", err)
+			}
+		}
+		return study, nil
+	}
+	attrs, err := store.GetStudySystemAttrs(study.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read sweep %q: %w", spec.Name, err)
+	}
+	if stored, ok := attrs[attrSpace]; ok {
+		if diff := DiffSpaces([]byte(stored), space); len(diff) > 0 {
+			if !allowSpaceChange {
+				return nil, &SpaceChangedError{Sweep: spec.Name, Diff: diff}
+			}
+			if err := store.SetStudySystemAttr(study.ID, attrSpace, string(space)); err != nil {
+				return nil, fmt.Errorf("record search space: %w", err)
+			}
+		}
+	}
+	if err := store.SetStudySystemAttr(study.ID, attrSpec, string(specJSON)); err != nil {
+		return nil, fmt.Errorf("record spec: %w", err)
+	}
+	return study, nil
+}
+
+// LoadStoredSpec reads the spec a sweep was started with, so `worker`,
+// `status`, `report` and `export` need only the storage and the sweep name.
+func LoadStoredSpec(store Store, name string) (*Spec, int, error) {
+	id, err := store.GetStudyIDFromName(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("no sweep named %q in this storage", name)
+	}
+	attrs, err := store.GetStudySystemAttrs(id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read sweep %q: %w", name, err)
+	}
+	raw, ok := attrs[attrSpec]
+	if !ok {
+		return nil, 0, fmt.Errorf("sweep %q has no stored spec (it was not created by lorasweep)", name)
+	}
+	var spec Spec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		return nil, 0, fmt.Errorf("decode stored spec of sweep %q: %w", name, err)
+	}
+	return &spec, id, nil
+}
+
+// Enqueue adds a trial that runs with the given user-facing params (values as
+// users write them, not goptuna internals). It runs with its own values even
+// where they lie outside the search space; only in-space values enter the
+// sampler's history. kind names where it came from (baseline, enqueue).
+func Enqueue(ctx context.Context, store Store, studyID int, params map[string]any, kind string) (int, error) {
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return 0, fmt.Errorf("encode params: %w", err)
+	}
+	attrs := map[string]string{attrParams: string(raw), attrEnqueued: kind}
+	if kind == "baseline" {
+		attrs[attrBaseline] = "true"
+	}
+	now := time.Now()
+	return store.CloneTrial(studyID, goptuna.FrozenTrial{
+		StudyID:            studyID,
+		State:              goptuna.TrialStateWaiting,
+		IntermediateValues: map[int]float64{},
+		DatetimeStart:      now,
+		InternalParams:     map[string]float64{},
+		Params:             map[string]interface{}{},
+		Distributions:      map[string]interface{}{},
+		UserAttrs:          map[string]string{},
+		SystemAttrs:        attrs,
+	})
+}
+
+// BaselineParams reads the search-space params' values from the base config
+// so the baseline trial enters the sampler's history where it lies inside
+// the space. Params the base config does not set are left out: the trial
+// then trains the base config exactly.
+func BaselineParams(spec *Spec) map[string]any {
+	out := map[string]any{}
+	netArgs := map[string]string{}
+	if list, ok := spec.Base["network_args"].([]any); ok {
+		for _, e := range list {
+			if s, ok := e.(string); ok {
+				if k, v, ok := strings.Cut(s, "="); ok {
+					netArgs[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				}
+			}
+		}
+	}
+	for _, p := range spec.Search {
+		var v any
+		switch p.Target {
+		case TargetArg:
+			v = spec.Base[p.Name]
+		case TargetNetworkArg:
+			if s, ok := netArgs[p.Name]; ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					v = f
+				} else {
+					v = s
+				}
+			}
+		}
+		if v == nil {
+			continue
+		}
+		if p.RatioOf != "" {
+			num, ok1 := toFloat(v)
+			den, ok2 := toFloat(spec.Base[p.RatioOf])
+			if !ok1 || !ok2 || den == 0 {
+				continue
+			}
+			v = num / den
+		}
+		out[p.Name] = v
+	}
+	return out
+}
+
+// resolveDeadline turns the budget's deadline into a time. A clock time
+// ("07:00") means its next occurrence after the sweep first started, so a
+// sweep launched at 23:00 stops launching at 07:00 the next morning and a
+// resumed sweep keeps the same deadline.
+func (c *Controller) resolveDeadline(ctx context.Context) (time.Time, error) {
+	first, err := c.firstStart()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ParseDeadline(c.Spec.Budget.Deadline, first)
+}
+
+func (c *Controller) firstStart() (time.Time, error) {
+	attrs, err := c.Store.GetStudySystemAttrs(c.study.ID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read sweep attrs: %w", err)
+	}
+	if s, ok := attrs[attrFirstStart]; ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t, nil
+		}
+	}
+	now := c.now()
+	if err := c.Store.SetStudySystemAttr(c.study.ID, attrFirstStart, now.Format(time.RFC3339Nano)); err != nil {
+		return time.Time{}, fmt.Errorf("record sweep start: %w", err)
+	}
+	return now, nil
+}
+
+// ParseDeadline reads a deadline relative to the sweep's first start: empty
+// (none), a clock time "HH:MM" (next occurrence, in the first start's
+// location), a duration ("8h"), or an RFC 3339 timestamp.
+func ParseDeadline(s string, first time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return first.Add(d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("15:04", s); err == nil {
+		d := time.Date(first.Year(), first.Month(), first.Day(), t.Hour(), t.Minute(), 0, 0, first.Location())
+		if !d.After(first) {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid deadline %q: use a clock time (07:00), a duration (8h) or an RFC 3339 time", s)
+}
