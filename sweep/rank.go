@@ -12,20 +12,20 @@ import (
 
 // TrialRow is one trial as listings and reports show it.
 type TrialRow struct {
-	ID        int                `json:"-"`
-	Number    int                `json:"number"`
-	State     string             `json:"state"`
-	Value     *float64           `json:"value"`
-	BestEpoch *int               `json:"best_epoch,omitempty"`
-	Params    map[string]any     `json:"params"`
-	Started   time.Time          `json:"started"`
-	Duration  float64            `json:"duration_s,omitempty"`
-	Reason    string             `json:"reason,omitempty"`
-	Baseline  bool               `json:"baseline,omitempty"`
-	Enqueued  string             `json:"enqueued,omitempty"`
-	Outside   bool               `json:"outside_space,omitempty"`
-	RetryOf   string             `json:"retry_of,omitempty"`
-	Steps     map[int]float64    `json:"-"`
+	ID        int                 `json:"-"`
+	Number    int                 `json:"number"`
+	State     string              `json:"state"`
+	Value     *float64            `json:"value"`
+	BestEpoch *int                `json:"best_epoch,omitempty"`
+	Params    map[string]any      `json:"params"`
+	Started   time.Time           `json:"started"`
+	Duration  float64             `json:"duration_s,omitempty"`
+	Reason    string              `json:"reason,omitempty"`
+	Baseline  bool                `json:"baseline,omitempty"`
+	Enqueued  string              `json:"enqueued,omitempty"`
+	Outside   bool                `json:"outside_space,omitempty"`
+	RetryOf   string              `json:"retry_of,omitempty"`
+	Steps     map[int]float64     `json:"-"`
 	Frozen    goptuna.FrozenTrial `json:"-"`
 }
 
