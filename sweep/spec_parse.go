@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lorasweep/lorasweep/kohya"
 	"github.com/lorasweep/lorasweep/runner"
 )
 
@@ -47,7 +48,7 @@ func (p *specParser) warnf(n *yaml.Node, field, format string, args ...any) {
 
 // didYouMean returns " (did you mean x?)" when a candidate is close to name.
 func didYouMean(name string, candidates []string) string {
-	if s, ok := nearestName(name, candidates); ok {
+	if s, ok := kohya.Nearest(name, candidates); ok {
 		return " (did you mean " + s + "?)"
 	}
 	return ""

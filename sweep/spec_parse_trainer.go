@@ -212,9 +212,9 @@ func (p *specParser) loadBase(f entry, path string, spec *Spec) kohya.Config {
 		p.errf(f.v, f.field, "%s does not exist", path)
 		return kohya.Config{}
 	}
-	cfg, warnings, err := loadBaseConfig(path)
+	cfg, warnings, err := kohya.LoadBase(path)
 	if err != nil {
-		p.errf(f.v, f.field, "read base config: %v", err)
+		p.errf(f.v, f.field, "%v", err)
 		return kohya.Config{}
 	}
 	for _, w := range warnings {
@@ -231,16 +231,6 @@ func (p *specParser) loadBase(f entry, path string, spec *Spec) kohya.Config {
 		delete(cfg, "stop_text_encoder_training")
 	}
 	return cfg
-}
-
-// loadBaseConfig stands in for kohya.LoadBase (TOML or GUI JSON) until it
-// lands: TOML only.
-func loadBaseConfig(path string) (kohya.Config, []string, error) {
-	if strings.EqualFold(filepath.Ext(path), ".json") {
-		return nil, nil, fmt.Errorf("%s: kohya_ss GUI configs are not readable yet", path)
-	}
-	cfg, err := kohya.ReadConfigFile(path)
-	return cfg, nil, err
 }
 
 // pathKind says how an argument's value is a path.
