@@ -42,11 +42,11 @@ type prepared struct {
 	outputDir  string
 	outputName string
 	prompts    []kohya.Prompt
-	config     kohya.Config // the config written (kohya, builtin)
-	release    func()       // returned by dataset views; may be nil
+	config     kohya.Config       // the config written (kohya, builtin)
+	release    func()             // returned by dataset views; may be nil
 	warmUntil  func(started bool) // called once training has started (or the run ended without); may be nil
-	seen       map[string]bool // sample files already reported
-	epoch      int             // current epoch (command trainer)
+	seen       map[string]bool    // sample files already reported
+	epoch      int                // current epoch (command trainer)
 }
 
 // adapter is one trainer's contract: build argv/env/files, parse lines into

@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""A TEST DOUBLE of kohya-ss sd-scripts' train_network.py. It never trains.
+
+It exists only so lorasweep's runner tests exercise sd-scripts' interface
+for real: argparse (genuine --help and exit status 2), reading --config_file
+TOML with the `toml` package as sd-scripts does (sections flattened), the
+tqdm progress bar with `\\r` updates on stderr, Rich log lines on stderr,
+print() lines on stdout, sample images and .safetensors files named as
+sd-scripts names them, and the ss_* metadata it writes. It is not shipped
+and must never be used as a trainer.
+
+Behaviour switches (environment):
+  STANDIN_MODE   ok (default) | oom | nan | crash_after_last_step |
+                 crash_after_saved | hang | ignore_term
+  STANDIN_STEP_SECONDS  sleep per step (default 0.01)
+  STANDIN_PIDFILE       write "pid" there at start (for kill tests)
+"""
+import argparse
+import json
+import logging
+import os
+import signal
+import struct
+import sys
+import time
+
+import toml
+from rich.logging import RichHandler
+from tqdm import tqdm
+
+logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=True)])
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def setup_parser():
+    p = argparse.ArgumentParser()
+    p.add_argument("--config_file", type=str, default=None)
+    p.add_argument("--output_dir", type=str, default=None)
+    p.add_argument("--output_name", type=str, default=None)
+    p.add_argument("--logging_dir", type=str, default=None)
+    p.add_argument("--train_data_dir", type=str, default=None)
+    p.add_argument("--reg_data_dir", type=str, default=None)
+    p.add_argument("--pretrained_model_name_or_path", type=str, default=None)
+    p.add_argument("--network_module", type=str, default=None)
+    p.add_argument("--network_dim", type=int, default=None)
+    p.add_argument("--network_alpha", type=float, default=1)
+    p.add_argument("--network_args", type=str, default=None, nargs="*")
+    p.add_argument("--network_dropout", type=float, default=None)
+    p.add_argument("--learning_rate", type=float, default=2.0e-6)
+    p.add_argument("--unet_lr", type=float, default=None)
+    p.add_argument("--text_encoder_lr", type=float, default=None, nargs="*")
+    p.add_argument("--lr_scheduler", type=str, default="constant")
+    p.add_argument("--lr_scheduler_num_cycles", type=int, default=1)
+    p.add_argument("--lr_scheduler_power", type=float, default=1)
+    p.add_argument("--lr_warmup_steps", type=float, default=0)
+    p.add_argument("--optimizer_type", type=str, default="")
+    p.add_argument("--optimizer_args", type=str, default=None, nargs="*")
+    p.add_argument("--train_batch_size", type=int, default=1)
+    p.add_argument("--max_train_epochs", type=int, default=None)
+    p.add_argument("--max_train_steps", type=int, default=1600)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resolution", type=str, default=None)
+    p.add_argument("--save_every_n_epochs", type=int, default=None)
+    p.add_argument("--save_model_as", type=str, default="safetensors", choices=[None, "ckpt", "pt", "safetensors"])
+    p.add_argument("--sample_prompts", type=str, default=None)
+    p.add_argument("--sample_every_n_epochs", type=int, default=None)
+    p.add_argument("--sample_sampler", type=str, default="ddim")
+    p.add_argument("--sample_at_first", action="store_true")
+    p.add_argument("--cache_latents", action="store_true")
+    p.add_argument("--cache_latents_to_disk", action="store_true")
+    p.add_argument("--mixed_precision", type=str, default="no", choices=["no", "fp16", "bf16"])
+    p.add_argument("--scale_weight_norms", type=float, default=None)
+    p.add_argument("--caption_extension", type=str, default=".caption")
+    p.add_argument("--enable_bucket", action="store_true")
+    return p
+
+
+def read_config(args, parser):
+    # sd-scripts' read_config_from_file: flatten one level of sections, then
+    # re-parse argv on top (TOML values keep their TOML types).
+    if not args.config_file:
+        return args
+    path = args.config_file if args.config_file.endswith(".toml") else args.config_file + ".toml"
+    if not os.path.exists(path):
+        logger.info(f"{path} not found.")
+        sys.exit(1)
+    logger.info(f"Loading settings from {path}...")
+    with open(path, "r", encoding="utf-8") as f:
+        config = toml.load(f)
+    flat = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            flat.update(v)
+        else:
+            flat[k] = v
+    ns = argparse.Namespace(**flat)
+    args = parser.parse_args(namespace=ns)
+    return args
+
+
+def images_of(root):
+    out = []
+    if not root or not os.path.isdir(root):
+        return out
+    for sub in sorted(os.listdir(root)):
+        d = os.path.join(root, sub)
+        if not os.path.isdir(d):
+            continue
+        head = sub.split("_")[0]
+        try:
+            repeats = int(head)
+        except ValueError:
+            logger.warning(f"ignore directory without repeats / 繰り返し回数のないディレクトリを無視します: {sub}")
+            continue
+        for f in sorted(os.listdir(d)):
+            if f.lower().endswith(IMAGE_EXTS):
+                out.append((os.path.join(d, f), repeats))
+    return out
+
+
+def write_safetensors(path, metadata):
+    header = {"__metadata__": {k: str(v) for k, v in metadata.items()}}
+    header["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"] = {"dtype": "F32", "shape": [1, 1], "data_offsets": [0, 4]}
+    h = json.dumps(header).encode("utf-8")
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        f.write(struct.pack("<f", 0.5))
+
+
+def read_prompts(path):
+    prompts = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            seed = None
+            for part in line.split(" --")[1:]:
+                if part.lower().startswith("d "):
+                    seed = int(part[2:].strip())
+            prompts.append(seed)
+    return prompts
+
+
+def sample_images(args, epoch, stamp):
+    if not args.sample_prompts:
+        return
+    if not os.path.exists(args.sample_prompts):
+        logger.error(f"No prompt file / プロンプトファイルがありません: {args.sample_prompts}")
+        return
+    logger.info(f"generating sample images at step / サンプル画像生成 ステップ: {epoch}")
+    d = os.path.join(args.output_dir, "sample")
+    os.makedirs(d, exist_ok=True)
+    prefix = (args.output_name + "_") if args.output_name else ""
+    for i, seed in enumerate(read_prompts(args.sample_prompts)):
+        name = f"{prefix}e{epoch:06d}_{i:02d}_{stamp}" + (f"_{seed}" if seed is not None else "") + ".png"
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n")
+
+
+def main():
+    parser = setup_parser()
+    args = parser.parse_args()
+    args = read_config(args, parser)
+    mode = os.environ.get("STANDIN_MODE", "ok")
+    step_s = float(os.environ.get("STANDIN_STEP_SECONDS", "0.01"))
+    if os.environ.get("STANDIN_PIDFILE"):
+        with open(os.environ["STANDIN_PIDFILE"], "w") as f:
+            f.write(str(os.getpid()))
+    if mode == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    print(f"import network module: {args.network_module}")
+    images = images_of(args.train_data_dir)
+    if not images:
+        logger.error("No data found. Please verify arguments (train_data_dir must be the parent of folders with images) / 画像がありません。引数指定を確認してください")
+        return
+    if args.cache_latents_to_disk:
+        for img, _ in images:
+            with open(os.path.splitext(img)[0] + ".npz", "w") as f:
+                f.write(str(args.resolution))
+    if mode == "oom":
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 6.00 GiB total capacity; 5.24 GiB already allocated; 0 bytes free)")
+    print("prepare optimizer, data loader etc.")
+    logger.info(f"use AdamW optimizer | {{}}")
+    n = sum(r for _, r in images)
+    batches = (n + args.train_batch_size - 1) // args.train_batch_size
+    epochs = args.max_train_epochs or 1
+    total = batches * epochs
+    print("running training / 学習開始")
+    print(f"  num train images * repeats / 学習画像の数×繰り返し回数: {n}")
+    print(f"  num batches per epoch / 1epochのバッチ数: {batches}")
+    print(f"  num epochs / epoch数: {epochs}")
+    print(f"  total optimization steps / 学習ステップ数: {total}")
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    os.makedirs(args.output_dir, exist_ok=True)
+    name = args.output_name or "last"
+    meta = {
+        "ss_output_name": args.output_name,
+        "ss_network_dim": args.network_dim if args.network_dim is not None else 4,
+        "ss_network_alpha": args.network_alpha,
+        "ss_learning_rate": args.learning_rate,
+        "ss_unet_lr": args.unet_lr,
+        "ss_text_encoder_lr": (args.text_encoder_lr[0] if isinstance(args.text_encoder_lr, list) and args.text_encoder_lr else args.text_encoder_lr),
+        "ss_lr_scheduler": args.lr_scheduler,
+        "ss_seed": args.seed if args.seed is not None else 12345,
+        "ss_num_epochs": epochs,
+        "ss_max_train_steps": total,
+    }
+    if os.environ.get("STANDIN_WRONG_DIM"):
+        meta["ss_network_dim"] = int(os.environ["STANDIN_WRONG_DIM"])
+    bar = tqdm(range(total), smoothing=0, desc="steps")
+    step = 0
+    loss = 0.2
+    for epoch in range(epochs):
+        print(f"\nepoch {epoch + 1}/{epochs}\n")
+        for _ in range(batches):
+            time.sleep(step_s)
+            step += 1
+            loss *= 0.97
+            if mode == "nan" and step >= 2:
+                loss = float("nan")
+            if mode == "hang" and step == 2:
+                time.sleep(3600)
+            bar.update(1)
+            bar.set_postfix({"avr_loss": loss})
+        e = epoch + 1
+        if args.sample_every_n_epochs and e % args.sample_every_n_epochs == 0:
+            sample_images(args, e, stamp)
+        if args.save_every_n_epochs and e % args.save_every_n_epochs == 0 and e < epochs:
+            ck = os.path.join(args.output_dir, f"{name}-{e:06d}.{args.save_model_as}")
+            print(f"\nsaving checkpoint: {ck}")
+            write_safetensors(ck, dict(meta, ss_epoch=e))
+    bar.close()
+    if mode == "crash_after_last_step":
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+    final = os.path.join(args.output_dir, f"{name}.{args.save_model_as}")
+    write_safetensors(final, dict(meta, ss_epoch=epochs))
+    logger.info("model saved.")
+    if mode == "crash_after_saved":
+        sys.stdout.flush()
+        os._exit(134)
+
+
+if __name__ == "__main__":
+    main()
