@@ -106,6 +106,7 @@ func InitDemo(dir string, opts DemoOptions) error {
 	}
 	base := newBaseModel()
 	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0xde70))
+	enc := newPNGEncoder()
 	write := func(path string, data []byte) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
@@ -113,7 +114,7 @@ func InitDemo(dir string, opts DemoOptions) error {
 		return os.WriteFile(path, data, 0o644)
 	}
 	png := func(path string, lat []float32) error {
-		data, err := latentPNG(lat, 32, 32)
+		data, err := latentPNG(enc, lat, 32, 32)
 		if err != nil {
 			return err
 		}

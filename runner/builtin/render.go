@@ -38,15 +38,25 @@ func sampleSeed(p kohya.Prompt, trainSeed int64) (int64, bool) {
 
 // renderPNG renders one prompt with the base model plus net (nil: base
 // alone) and encodes it as PNG.
-func renderPNG(base *baseModel, net *network, text string, seed int64, w, h int) ([]byte, error) {
+func renderPNG(enc *png.Encoder, base *baseModel, net *network, text string, seed int64, w, h int) ([]byte, error) {
 	f := newForwardState(rankOf(net))
 	lat := forward(base, net, f, promptEmbedding(text), seedNoise(seed), nil)
-	return latentPNG(lat, w, h)
+	return latentPNG(enc, lat, w, h)
 }
+
+// pngBuffers keeps one encoder buffer for a sequence of encodes (one run's
+// samples): the compressor's state is large and the output does not depend
+// on reuse.
+type pngBuffers struct{ b *png.EncoderBuffer }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }
+
+func newPNGEncoder() *png.Encoder { return &png.Encoder{BufferPool: &pngBuffers{}} }
 
 // latentPNG decodes a latent and encodes the image as PNG (image/png is
 // deterministic for equal pixels).
-func latentPNG(lat []float32, w, h int) ([]byte, error) {
+func latentPNG(enc *png.Encoder, lat []float32, w, h int) ([]byte, error) {
 	pix := decode(lat, w, h)
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for i := 0; i < w*h; i++ {
@@ -54,7 +64,7 @@ func latentPNG(lat []float32, w, h int) ([]byte, error) {
 		img.Pix[4*i+3] = 255
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := enc.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("encode png: %w", err)
 	}
 	return buf.Bytes(), nil
@@ -174,12 +184,13 @@ func Render(loraPath, promptsPath, outDir string) ([]string, error) {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	base := newBaseModel()
+	enc := newPNGEncoder()
 	ts0 := time.Now().Format("20060102150405")
 	var paths []string
 	for _, p := range prompts {
 		s, has := sampleSeed(p, seed)
 		w, h := sampleSize(p, resW, resH)
-		data, err := renderPNG(base, net, p.Text, s, w, h)
+		data, err := renderPNG(enc, base, net, p.Text, s, w, h)
 		if err != nil {
 			return nil, fmt.Errorf("render prompt %d: %w", p.Index, err)
 		}

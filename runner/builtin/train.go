@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg" // sd-scripts datasets hold JPEGs too
+	"image/png"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -50,6 +51,7 @@ type trainer struct {
 	dirs, regDirs  map[string]map[string]int
 	tagFreq        map[string]map[string]int
 	adafactorSched bool
+	png            *png.Encoder
 }
 
 func (t *trainer) logf(level, format string, a ...any) {
@@ -79,7 +81,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitFor(err, stderr)
 	}
-	t := &trainer{o: o, stdout: stdout, stderr: stderr, base: newBaseModel(), started: time.Now()}
+	t := &trainer{o: o, stdout: stdout, stderr: stderr, base: newBaseModel(), started: time.Now(), png: newPNGEncoder()}
 	if err := t.run(); err != nil {
 		if errors.Is(err, errNoData) {
 			return 0
@@ -623,7 +625,7 @@ func (t *trainer) sample(epoch, step int) error {
 	for _, p := range t.prompts {
 		seed, has := sampleSeed(p, t.seed)
 		w, h := sampleSize(p, o.resW, o.resH)
-		data, err := renderPNG(t.base, net, p.Text, seed, w, h)
+		data, err := renderPNG(t.png, t.base, net, p.Text, seed, w, h)
 		if err != nil {
 			return &fatalError{err.Error()}
 		}
