@@ -119,7 +119,7 @@ func (p *LogParser) Feed(line string) []LogEvent {
 	line = strings.TrimRight(line, " \t\r\n")
 	var evs []LogEvent
 
-	if m := barRE.FindStringSubmatch(line); m != nil {
+	if m := matchIf(line, "steps:", barRE); m != nil {
 		if m[1] != "" {
 			if v := valLossRE.FindStringSubmatch(m[4]); v != nil {
 				if f, ok := parseLoss(v[1]); ok {
@@ -148,29 +148,32 @@ func (p *LogParser) Feed(line string) []LogEvent {
 			}
 		}
 	}
-	if m := epochRE.FindStringSubmatch(line); m != nil {
+	if m := matchIf(line, "epoch ", epochRE); m != nil {
 		p.s.Epoch, _ = strconv.Atoi(m[1])
 		p.s.Epochs, _ = strconv.Atoi(m[2])
 		evs = append(evs, LogEvent{Kind: LogEpoch, Epoch: p.s.Epoch, Epochs: p.s.Epochs})
 	}
-	if m := ckptRE.FindStringSubmatch(line); m != nil {
+	if m := matchIf(line, "saving checkpoint: ", ckptRE); m != nil {
 		p.s.Checkpoints = append(p.s.Checkpoints, m[1])
 		evs = append(evs, LogEvent{Kind: LogCheckpoint, Path: m[1], Epoch: p.s.Epoch})
 	}
-	if savedRE.MatchString(line) {
+	if strings.Contains(line, "model saved.") && savedRE.MatchString(line) {
 		p.s.ModelSaved = true
 		evs = append(evs, LogEvent{Kind: LogModelSaved, Epoch: p.s.Epoch})
 	}
-	if m := totalRE.FindStringSubmatch(line); m != nil && p.s.Total == 0 {
+	if m := matchIf(line, "total optimization steps", totalRE); m != nil && p.s.Total == 0 {
 		p.s.Total, _ = strconv.Atoi(m[1])
 	}
-	if m := epochsRE.FindStringSubmatch(line); m != nil && p.s.Epochs == 0 {
+	if m := matchIf(line, "num epochs", epochsRE); m != nil && p.s.Epochs == 0 {
 		p.s.Epochs, _ = strconv.Atoi(m[1])
 	}
-	if m := calledRE.FindStringSubmatch(line); m != nil {
+	if m := matchIf(line, "CalledProcessError", calledRE); m != nil {
 		p.s.ChildExitCode, _ = strconv.Atoi(m[1])
 	}
 	trimmed := strings.TrimSpace(line)
+	if !mayFail(line) {
+		return evs
+	}
 	switch {
 	case oomRE.MatchString(line):
 		evs = append(evs, p.fail(FailOOM, trimmed))
@@ -193,6 +196,27 @@ func (p *LogParser) Feed(line string) []LogEvent {
 		}
 	}
 	return evs
+}
+
+// matchIf runs re only when line contains lit: most lines match nothing,
+// and a substring test is far cheaper than a regexp.
+func matchIf(line, lit string, re *regexp.Regexp) []string {
+	if !strings.Contains(line, lit) {
+		return nil
+	}
+	return re.FindStringSubmatch(line)
+}
+
+// failHints are substrings of every line a failure regexp can match.
+var failHints = []string{"memory", "Memory", "No space", "quota", "No data found", "error: ", "NaN detected", "Traceback", "Error", "Exception", "Interrupt"}
+
+func mayFail(line string) bool {
+	for _, h := range failHints {
+		if strings.Contains(line, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *LogParser) fail(reason, line string) LogEvent {
