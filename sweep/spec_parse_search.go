@@ -32,7 +32,9 @@ func (p *specParser) parseSearch(e entry, tr *trainerInfo) []Param {
 	}
 	var params []Param
 	nodes := map[string]*paramNodes{}
+	written := map[string]bool{}
 	for _, x := range entries {
+		written[x.key] = true
 		prm, pn, ok := p.parseParam(x, tr)
 		if !ok {
 			continue
@@ -40,7 +42,7 @@ func (p *specParser) parseSearch(e entry, tr *trainerInfo) []Param {
 		params = append(params, prm)
 		nodes[prm.Name] = pn
 	}
-	p.checkParamRefs(params, nodes, tr)
+	p.checkParamRefs(params, nodes, tr, written)
 	return params
 }
 
@@ -427,7 +429,10 @@ func (p *specParser) checkNetworkArgType(x entry, prm *Param, na kohya.NetworkAr
 
 // checkParamRefs checks when and ratio_of, which name other parameters, and
 // refuses cycles among them.
-func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes, tr *trainerInfo) {
+//
+// A reference to a param that is written but was refused (its own error is
+// already reported) is not reported again.
+func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes, tr *trainerInfo, written map[string]bool) {
 	byName := map[string]*Param{}
 	names := make([]string, 0, len(params))
 	for i := range params {
@@ -447,6 +452,11 @@ func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes
 				continue
 			}
 			other, ok := byName[dep]
+			if !ok && written[dep] {
+				p.badParams[prm.Name] = true
+				delete(prm.When, dep)
+				continue
+			}
 			if !ok {
 				p.refErr(prm, kn, f, "no parameter %q in search%s", dep, didYouMean(dep, names))
 				delete(prm.When, dep)
@@ -472,6 +482,8 @@ func (p *specParser) checkParamRefs(params []Param, nodes map[string]*paramNodes
 			f := "search." + prm.Name + ".ratio_of"
 			if prm.RatioOf == prm.Name {
 				p.refErr(prm, pn.ratio, f, "a parameter cannot be a ratio of itself")
+			} else if written[prm.RatioOf] && byName[prm.RatioOf] == nil {
+				p.badParams[prm.Name] = true
 			} else if other, ok := byName[prm.RatioOf]; ok {
 				if other.Type == ParamCategorical && !allNumbers(other.Choices) {
 					p.refErr(prm, pn.ratio, f, "%s is not numeric: ratio_of needs a number", prm.RatioOf)

@@ -386,3 +386,20 @@ func TestExamplesParse(t *testing.T) {
 		})
 	}
 }
+
+func TestRefusedParamIsNotReportedTwice(t *testing.T) {
+	spec := strings.Replace(minimal, "  network_dim: {int: [4, 32]}", "  netwrok_dim: {int: [4, 32]}\n  network_alpha: {ratio_of: netwrok_dim, float: [0.1, 1.0]}\n  lr_scheduler: {choice: [cosine, cosine_with_restarts], lgo: true}\n  lr_scheduler_num_cycles: {int: [1, 4], when: {lr_scheduler: cosine_with_restarts}}", 1)
+	path, dir := writeSpec(t, spec, nil)
+	_, err := ParseSpecFile(path)
+	se, ok := IsSpecError(err)
+	if !ok {
+		t.Fatalf("got %v, want a *SpecError", err)
+	}
+	want := []string{
+		`spec.yaml:4: search.netwrok_dim: unknown sd-scripts argument "netwrok_dim" (did you mean network_dim?)`,
+		`spec.yaml:6: search.lr_scheduler.lgo: unknown key "lgo" (did you mean log?)`,
+	}
+	if got := problemLines(se.Problems, dir); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
