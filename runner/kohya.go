@@ -94,7 +94,8 @@ func (a *kohyaAdapter) prepare(ctx context.Context, lease *Lease, job Job) (*pre
 		if s, ok := job.Config["sample_sampler"].(string); ok && sampler == "" {
 			sampler = s
 		}
-		norm, _ := NormalizePrompts(prompts, IsSDXL(ts.Script, job.Config), sampler)
+		norm, warns := NormalizePrompts(prompts, IsSDXL(ts.Script, job.Config), sampler)
+		pr.warnings = append(pr.warnings, warns...)
 		var b strings.Builder
 		for _, p := range norm {
 			b.WriteString(kohya.FormatPromptLine(p))

@@ -80,6 +80,17 @@ func (p *Pool) Preflight(ctx context.Context, base kohya.Config) error {
 		}
 	}
 	problems = append(problems, checkDataset(base)...)
+	if sp, _ := base["sample_prompts"].(string); sp != "" && ts.Kind == KindKohya {
+		sampler := ts.SampleSampler
+		if s, ok := base["sample_sampler"].(string); ok && sampler == "" {
+			sampler = s
+		}
+		if _, warns := NormalizePrompts(nil, IsSDXL(ts.Script, base), sampler); len(warns) > 0 {
+			for _, w := range warns {
+				p.log.Warn(w)
+			}
+		}
+	}
 	return joinProblems(problems)
 }
 

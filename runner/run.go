@@ -47,6 +47,7 @@ type prepared struct {
 	warmUntil  func(started bool) // called once training has started (or the run ended without); may be nil
 	seen       map[string]bool    // sample files already reported
 	epoch      int                // current epoch (command trainer)
+	warnings   []string           // kept in the outcome
 }
 
 // adapter is one trainer's contract: build argv/env/files, parse lines into
@@ -275,6 +276,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 		onEvent(Event{Kind: EventSamples, Time: time.Now(), Samples: s})
 	}
 	out.LogTail = tail
+	out.Warnings = append(out.Warnings, pr.warnings...)
 	ad.finish(pr, st, &out)
 	out.Ended = time.Now()
 	p.log.Info("trial ended", "trial", job.Number, "ok", out.OK, "reason", out.Reason, "exit", out.ExitCode)
