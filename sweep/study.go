@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +77,7 @@ func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bo
 			return nil, fmt.Errorf("record search space: %w", err)
 		}
 		if spec.Baseline {
-			if _, err := Enqueue(ctx, store, study.ID, BaselineParams(spec), "baseline"); err != nil {
+			if _, err := Enqueue(ctx, store, study.ID, spec.ParamsFromConfig(spec.Base), "baseline"); err != nil {
 				return nil, fmt.Errorf("enqueue baseline: %w", err)
 			}
 		}
@@ -151,52 +150,6 @@ func Enqueue(ctx context.Context, store Store, studyID int, params map[string]an
 		UserAttrs:          map[string]string{},
 		SystemAttrs:        attrs,
 	})
-}
-
-// BaselineParams reads the search-space params' values from the base config
-// so the baseline trial enters the sampler's history where it lies inside
-// the space. Params the base config does not set are left out: the trial
-// then trains the base config exactly.
-func BaselineParams(spec *Spec) map[string]any {
-	out := map[string]any{}
-	netArgs := map[string]string{}
-	if list, ok := spec.Base["network_args"].([]any); ok {
-		for _, e := range list {
-			if s, ok := e.(string); ok {
-				if k, v, ok := strings.Cut(s, "="); ok {
-					netArgs[strings.TrimSpace(k)] = strings.TrimSpace(v)
-				}
-			}
-		}
-	}
-	for _, p := range spec.Search {
-		var v any
-		switch p.Target {
-		case TargetArg:
-			v = spec.Base[p.Name]
-		case TargetNetworkArg:
-			if s, ok := netArgs[p.Name]; ok {
-				if f, err := strconv.ParseFloat(s, 64); err == nil {
-					v = f
-				} else {
-					v = s
-				}
-			}
-		}
-		if v == nil {
-			continue
-		}
-		if p.RatioOf != "" {
-			num, ok1 := toFloat(v)
-			den, ok2 := toFloat(spec.Base[p.RatioOf])
-			if !ok1 || !ok2 || den == 0 {
-				continue
-			}
-			v = num / den
-		}
-		out[p.Name] = v
-	}
-	return out
 }
 
 // resolveDeadline turns the budget's deadline into a time. A clock time

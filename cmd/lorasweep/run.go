@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lorasweep/lorasweep/objective"
+	"github.com/lorasweep/lorasweep/runner"
+	"github.com/lorasweep/lorasweep/runner/builtin"
+	"github.com/lorasweep/lorasweep/storage"
+	"github.com/lorasweep/lorasweep/sweep"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		dsn              string
+		allowSpaceChange bool
+		quiet            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run SPEC",
+		Short: "Start or resume the sweep a spec describes",
+		Long: `Start the sweep SPEC describes, or resume it when a sweep of the same name
+exists in the storage: finished trials are kept, trials of a crashed run are
+re-run, and numbering continues.
+
+The first Ctrl-C (or SIGTERM) drains: no new trials start, running ones
+finish and are recorded. A second one aborts: running trials are stopped,
+recorded as interrupted and re-enqueued for the next run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := loadSpec(cmd.ErrOrStderr(), args[0])
+			if err != nil {
+				return err
+			}
+			return runSweep(cmd, spec, resolveDSN(dsn, spec), allowSpaceChange, quiet)
+		},
+	}
+	addStorageFlag(cmd, &dsn)
+	cmd.Flags().BoolVar(&allowSpaceChange, "allow-space-change", false, "resume even though the search space differs from the stored one")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the final ranking")
+	return cmd
+}
+
+// loadSpec parses a spec file, printing its warnings; spec errors are usage
+// errors (exit 2).
+func loadSpec(stderr io.Writer, path string) (*sweep.Spec, error) {
+	spec, err := sweep.ParseSpecFile(path)
+	if err != nil {
+		var se *sweep.SpecError
+		if errors.As(err, &se) {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	for _, w := range spec.Warnings {
+		fmt.Fprintln(stderr, w.String())
+	}
+	return spec, nil
+}
+
+func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange, quiet bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	logLevel := slog.LevelInfo
+	if quiet {
+		logLevel = slog.LevelWarn
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+
+	if spec.Demo != "" {
+		if _, err := os.Stat(spec.Demo); errors.Is(err, os.ErrNotExist) {
+			logger.Info("generating the demo dataset", "dir", spec.Demo)
+			if err := builtin.InitDemo(spec.Demo, builtin.DemoOptions{}); err != nil {
+				return fmt.Errorf("generate demo dataset: %w", err)
+			}
+			// The base config and prompts now exist: read the spec again so
+			// trials start from them.
+			if spec, err = loadSpec(io.Discard, spec.Path); err != nil {
+				return err
+			}
+		}
+	}
+
+	// First signal drains, second aborts.
+	ctx, abort := context.WithCancel(cmd.Context())
+	defer abort()
+	drain := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case <-sigs:
+		case <-ctx.Done():
+			return
+		}
+		fmt.Fprintln(stderr, "lorasweep: draining: no new trials; running ones finish. Press Ctrl-C again to abort them.")
+		close(drain)
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "lorasweep: aborting: stopping running trials (they will be re-run on resume)")
+			abort()
+		case <-ctx.Done():
+		}
+	}()
+
+	store, err := storage.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	pool, err := runner.NewPool(ctx, runner.PoolConfig{
+		Trainer:  spec.Trainer,
+		GPUs:     spec.GPUs,
+		Parallel: spec.Budget.Parallel,
+		Self:     self,
+		Logger:   logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := pool.Preflight(ctx, spec.Base); err != nil {
+		return usageError{fmt.Errorf("preflight: %w", err)}
+	}
+	obj, err := objective.New(spec.Objective, filepath.Dir(spec.Path))
+	if err != nil {
+		return usageError{err}
+	}
+	sampler, err := newSampler(spec)
+	if err != nil {
+		return usageError{err}
+	}
+	pruner, err := newPruner(spec)
+	if err != nil {
+		return usageError{err}
+	}
+	host, _ := os.Hostname()
+	parallel := len(pool.Slots())
+	ctl := &sweep.Controller{
+		Spec:     spec,
+		Store:    store,
+		Runner:   poolRunner{pool},
+		Scorer:   obj,
+		Sampler:  sampler,
+		Pruner:   pruner,
+		Logger:   logger,
+		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		Host:     host,
+		// One goroutine more than slots: a trial's final scoring and
+		// bookkeeping overlap the next trial's training.
+		Parallel: parallel + 1,
+		Drain:    drain,
+	}
+	fmt.Fprintf(stderr, "lorasweep: sweep %q on %s, %d slot(s), budget %d trials\n", spec.Name, storage.Redact(dsn), parallel, spec.Budget.Trials)
+	res, runErr := ctl.Run(ctx, allowSpaceChange)
+	if res.StudyID != 0 {
+		trials, err := store.GetAllTrials(res.StudyID)
+		if err == nil {
+			rows := sweep.Rank(trials, sweep.Direction(spec.Objective.Direction))
+			fmt.Fprintf(stdout, "\nsweep %q: %s\n", spec.Name, stopLine(res.Stop))
+			if err := writeTrialsTable(stdout, rows, spec); err != nil {
+				return err
+			}
+		}
+	}
+	var sce *sweep.SpaceChangedError
+	if errors.As(runErr, &sce) {
+		return usageError{runErr}
+	}
+	return runErr
+}
+
+func stopLine(s sweep.StopReason) string {
+	if s == "" {
+		return "stopped"
+	}
+	return "stopped: " + string(s)
+}
+
+// poolRunner adapts *runner.Pool to the controller's Runner interface.
+type poolRunner struct{ p *runner.Pool }
+
+func (r poolRunner) Acquire(ctx context.Context) (sweep.Lease, error) {
+	l, err := r.p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (r poolRunner) Run(ctx context.Context, lease sweep.Lease, job runner.Job, onEvent func(runner.Event)) runner.Outcome {
+	return r.p.Run(ctx, lease.(*runner.Lease), job, onEvent)
+}
