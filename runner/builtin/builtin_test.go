@@ -484,3 +484,56 @@ func BenchmarkQuickstartTrial(b *testing.B) {
 		}
 	}
 }
+
+func TestSampleTimingAndNames(t *testing.T) {
+	dir := demo(t, false)
+	tests := []struct {
+		name       string
+		args       []string
+		wantEpochs []int // epoch-named sample sets
+		wantSteps  []int // step-named sample sets
+	}{
+		{"at first and every 4 epochs", []string{"--sample_at_first", "--sample_every_n_epochs", "4"}, []int{0, 4, 8}, nil},
+		{"every 100 steps", []string{"--sample_every_n_epochs", "0", "--sample_every_n_steps", "100"}, nil, []int{100, 200, 300}},
+		{"epochs win over steps", []string{"--sample_every_n_epochs", "8", "--sample_every_n_steps", "100"}, []int{8}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := train(t, dir, tc.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			entries, err := os.ReadDir(filepath.Join(r.outDir, "sample"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			epochs, steps := map[int]int{}, map[int]int{}
+			for _, e := range entries {
+				n, ok := kohya.ParseSampleName(e.Name(), "demo")
+				if !ok || !n.HasSeed {
+					t.Fatalf("unexpected file %s", e.Name())
+				}
+				if n.ByStep {
+					steps[n.Step]++
+				} else {
+					epochs[n.Epoch]++
+				}
+			}
+			check := func(kind string, got map[int]int, want []int) {
+				if len(got) != len(want) {
+					t.Errorf("%s sample sets %v, want %v", kind, got, want)
+				}
+				for _, w := range want {
+					if got[w] != 9 {
+						t.Errorf("%s %d: %d images, want 9", kind, w, got[w])
+					}
+				}
+			}
+			check("epoch", epochs, tc.wantEpochs)
+			check("step", steps, tc.wantSteps)
+			if strings.Contains(r.stderr, "]INFO") {
+				t.Error("a log line is glued to the progress bar")
+			}
+		})
+	}
+}

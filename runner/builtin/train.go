@@ -52,9 +52,15 @@ type trainer struct {
 	tagFreq        map[string]map[string]int
 	adafactorSched bool
 	png            *png.Encoder
+	bar            *progress
 }
 
 func (t *trainer) logf(level, format string, a ...any) {
+	if t.bar != nil && t.bar.dirty {
+		// tqdm.write-style: end the bar's line so the log line stands alone
+		fmt.Fprintln(t.stderr)
+		t.bar.dirty = false
+	}
 	fmt.Fprintf(t.stderr, "%-8s %s\n", level, fmt.Sprintf(format, a...))
 }
 
@@ -419,6 +425,7 @@ func (t *trainer) train() error {
 	lrs := make([]float64, len(t.groups))
 	order := make([]int, len(t.items))
 	bar := newProgress(t.stderr, t.steps)
+	t.bar = bar
 	if o.sampleAtFirst {
 		if err := t.sample(0, 0); err != nil {
 			return err
@@ -768,11 +775,13 @@ type progress struct {
 	total int
 	start time.Time
 	last  int
+	dirty bool // the cursor is at the end of a bar line
 }
 
 func newProgress(w io.Writer, total int) *progress {
 	p := &progress{w: w, total: total, start: time.Now()}
 	fmt.Fprintf(w, "\rsteps:   0%%|          | 0/%d [00:00<?, ?it/s]", total)
+	p.dirty = true
 	return p
 }
 
@@ -794,6 +803,12 @@ func (p *progress) update(n int, postfix string) {
 	fmt.Fprintf(p.w, "\rsteps: %3.0f%%|%s| %d/%d [%s<%s, %5.2fit/s, %s]", frac*100, bar, n, p.total,
 		fmtDur(el), fmtDur(remaining), rate, postfix)
 	p.last = n
+	p.dirty = true
 }
 
-func (p *progress) close() { fmt.Fprintln(p.w) }
+func (p *progress) close() {
+	if p.dirty {
+		fmt.Fprintln(p.w)
+		p.dirty = false
+	}
+}
