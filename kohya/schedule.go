@@ -11,8 +11,8 @@ import (
 // (transformers' formulas). Total is T (max_train_steps × processes), Warmup
 // is W in steps, Cycles is lr_scheduler_num_cycles, Power is
 // lr_scheduler_power, MinLRRatio is lr_scheduler_min_lr_ratio; LRInit (the
-// --learning_rate) and LREnd (1e-7 unless overridden) are used by
-// polynomial only.
+// --learning_rate) and LREnd (lr_scheduler_args lr_end; zero means
+// transformers' default 1e-7) are used by polynomial only.
 type Schedule struct {
 	Name                             string
 	Total, Warmup, Cycles            int

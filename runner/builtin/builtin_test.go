@@ -537,3 +537,36 @@ func TestSampleTimingAndNames(t *testing.T) {
 		})
 	}
 }
+
+func TestMaxNormCapsEveryModule(t *testing.T) {
+	dir := demo(t, false)
+	const maxNorm = 0.3
+	free := train(t, dir, "--learning_rate", "0.003")
+	capped := train(t, dir, "--learning_rate", "0.003", "--scale_weight_norms", "0.3")
+	if !strings.Contains(capped.stderr, "Keys Scaled=") || !strings.Contains(capped.stderr, "Average key norm=") {
+		t.Error("progress postfix lacks the max-norm keys")
+	}
+	norm := func(r runResult) float64 {
+		d := effectiveDelta(t, filepath.Join(r.outDir, "demo.safetensors"))
+		var s float64
+		for _, v := range d {
+			s += v * v
+		}
+		return math.Sqrt(s)
+	}
+	nf, nc := norm(free), norm(capped)
+	t.Logf("proj_out ‖scale·up·down‖: free %.3f, capped %.3f", nf, nc)
+	if nf <= maxNorm {
+		t.Fatalf("free run norm %.3f already under the cap: test proves nothing", nf)
+	}
+	if nc > maxNorm*1.001 {
+		t.Errorf("capped norm %.4f exceeds scale_weight_norms %g", nc, maxNorm)
+	}
+	h, err := kohya.ReadSafetensorsHeader(filepath.Join(capped.outDir, "demo.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Metadata["ss_scale_weight_norms"] != "0.3" {
+		t.Errorf("ss_scale_weight_norms %q", h.Metadata["ss_scale_weight_norms"])
+	}
+}
