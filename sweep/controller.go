@@ -96,6 +96,8 @@ type Controller struct {
 	Drain <-chan struct{}
 	// Now is the clock (tests set it).
 	Now func() time.Time
+	// OnTrialStart, if set, is called when a trial's trainer is launched.
+	OnTrialStart func(number int, gpus []string, params map[string]any)
 	// OnTrialDone, if set, is called after each trial is recorded.
 	OnTrialDone func(TrialSummary)
 	// OnEvent, if set, sees every runner event with its trial number (live

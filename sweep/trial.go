@@ -52,6 +52,7 @@ type trialRun struct {
 	scored      map[int]bool
 	scores      []epochScore
 	pruned      bool
+	exited      bool // the trainer is gone: nothing left to prune
 	storeErr    error
 
 	pending []int         // epochs ready to score, in order
@@ -94,7 +95,10 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 	if err := c.Store.StartRun(ctx, run); err != nil {
 		return sum, fmt.Errorf("trial %d: record run start: %w", claim.Number, err)
 	}
-	c.log().Info("trial started", "trial", claim.Number, "slot", lease.Slot(), "gpus", strings.Join(lease.GPUs(), ","), "params", formatParams(params))
+	c.log().Info("trial started", "trial", claim.Number, "slot", lease.Slot(), "gpus", strings.Join(lease.GPUs(), ","), "params", FormatParams(params))
+	if c.OnTrialStart != nil {
+		c.OnTrialStart(claim.Number, lease.GPUs(), params)
+	}
 
 	trialCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -304,7 +308,10 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 		// A duplicate step (two epochs at one fraction) is harmless.
 		tr.c.log().Debug("intermediate value not stored", "trial", tr.number, "step", step, "err", err)
 	}
-	if tr.c.Pruner == nil || in.Fraction >= 1 {
+	tr.mu.Lock()
+	skip := tr.pruned || tr.exited
+	tr.mu.Unlock()
+	if tr.c.Pruner == nil || in.Fraction >= 1 || skip {
 		return
 	}
 	frozen, err := store.GetTrial(tr.trialID)
@@ -319,10 +326,13 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 	}
 	if prune {
 		tr.mu.Lock()
+		stop := !tr.exited && !tr.pruned
 		tr.pruned = true
 		tr.mu.Unlock()
-		tr.c.log().Info("trial pruned", "trial", tr.number, "epoch", epoch, "value", res.Value)
-		tr.cancel(runner.ErrPruned)
+		if stop {
+			tr.c.log().Info("pruning trial", "trial", tr.number, "epoch", epoch, "value", res.Value)
+			tr.cancel(runner.ErrPruned)
+		}
 	}
 }
 
@@ -338,6 +348,7 @@ func (tr *trialRun) fail(err error) {
 // only complete at exit) and waits for scoring to end.
 func (tr *trialRun) finish(out runner.Outcome) {
 	tr.mu.Lock()
+	tr.exited = true
 	for _, s := range out.Samples {
 		if s.Epoch <= 0 || containsSample(tr.samples[s.Epoch], s.Path) {
 			continue
@@ -517,8 +528,8 @@ func sampleScores(res objective.Result, path string) string {
 	return string(b)
 }
 
-// formatParams renders params as "k=v k=v" in name order for log lines.
-func formatParams(p map[string]any) string {
+// FormatParams renders params as "k=v k=v" in name order for log lines.
+func FormatParams(p map[string]any) string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		keys = append(keys, k)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,7 @@ func newRunCmd() *cobra.Command {
 		dsn              string
 		allowSpaceChange bool
 		quiet            bool
+		verbose          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run SPEC",
@@ -42,12 +44,13 @@ recorded as interrupted and re-enqueued for the next run.`,
 			if err != nil {
 				return err
 			}
-			return runSweep(cmd, spec, resolveDSN(dsn, spec), allowSpaceChange, quiet)
+			return runSweep(cmd, spec, resolveDSN(dsn, spec), allowSpaceChange, quiet, verbose)
 		},
 	}
 	addStorageFlag(cmd, &dsn)
 	cmd.Flags().BoolVar(&allowSpaceChange, "allow-space-change", false, "resume even though the search space differs from the stored one")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the final ranking")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and the final ranking")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every epoch scored and every trainer start and exit")
 	return cmd
 }
 
@@ -68,11 +71,11 @@ func loadSpec(stderr io.Writer, path string) (*sweep.Spec, error) {
 	return spec, nil
 }
 
-func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange, quiet bool) error {
+func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange, quiet, verbose bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	logLevel := slog.LevelInfo
-	if quiet {
-		logLevel = slog.LevelWarn
+	logLevel := slog.LevelWarn
+	if verbose {
+		logLevel = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
 
@@ -129,6 +132,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange
 		Parallel: spec.Budget.Parallel,
 		Self:     self,
 		Logger:   logger,
+		// Trials that cache latents get their own view of the dataset here,
+		// so parallel trials never write the same cache file.
+		CacheDir: filepath.Join(spec.OutputRoot, "dataset-views"),
 	})
 	if err != nil {
 		return err
@@ -165,6 +171,12 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange
 		Parallel: parallel + 1,
 		Drain:    drain,
 	}
+	if !quiet && !verbose {
+		ctl.OnTrialStart = func(n int, gpus []string, params map[string]any) {
+			fmt.Fprintf(stderr, "trial %d started on %s: %s\n", n, strings.Join(gpus, ","), sweep.FormatParams(params))
+		}
+		ctl.OnTrialDone = func(s sweep.TrialSummary) { fmt.Fprintln(stderr, trialDoneLine(s)) }
+	}
 	fmt.Fprintf(stderr, "lorasweep: sweep %q on %s, %d slot(s), budget %d trials\n", spec.Name, storage.Redact(dsn), parallel, spec.Budget.Trials)
 	res, runErr := ctl.Run(ctx, allowSpaceChange)
 	if res.StudyID != 0 {
@@ -182,6 +194,22 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange
 		return usageError{runErr}
 	}
 	return runErr
+}
+
+// trialDoneLine is the one line a finished trial gets in run's output.
+func trialDoneLine(s sweep.TrialSummary) string {
+	line := fmt.Sprintf("trial %d %s", s.Number, strings.ToLower(s.State.String()))
+	if s.HasValue {
+		line += fmt.Sprintf(": value %.4g at epoch %d", s.Value, s.BestEpoch)
+	}
+	if s.Reason != "" {
+		line += " (" + s.Reason
+		if s.Detail != "" {
+			line += ": " + s.Detail
+		}
+		line += ")"
+	}
+	return line + fmt.Sprintf(" in %.1fs", s.Duration.Seconds())
 }
 
 func stopLine(s sweep.StopReason) string {
