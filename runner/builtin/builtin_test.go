@@ -570,3 +570,34 @@ func TestMaxNormCapsEveryModule(t *testing.T) {
 		t.Errorf("ss_scale_weight_norms %q", h.Metadata["ss_scale_weight_norms"])
 	}
 }
+
+func TestEffectDropoutAndMaxNormRegularise(t *testing.T) {
+	dir := demo(t, false)
+	over := []string{"--lr_scheduler", "constant", "--learning_rate", "0.003", "--max_train_epochs", "24",
+		"--sample_every_n_epochs", "24", "--save_every_n_epochs", "0"}
+	heldOut := func(extra ...string) float64 {
+		r := train(t, dir, append(over, extra...)...)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		return kindErrors(t, dir, samplesByEpoch(t, r.outDir, "demo")[24])["heldout"]
+	}
+	none := heldOut()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"network dropout", []string{"--network_dropout", "0.3"}},
+		{"rank dropout", []string{"--network_args", "rank_dropout=0.3"}},
+		{"max-norm", []string{"--scale_weight_norms", "0.5"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := heldOut(tc.args...)
+			t.Logf("held-out MSE after over-training: %.4f (none %.4f)", got, none)
+			if !(got < 0.8*none) {
+				t.Errorf("held-out MSE %.4f not clearly below %.4f without regularisation", got, none)
+			}
+		})
+	}
+}

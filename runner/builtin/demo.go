@@ -54,7 +54,7 @@ type demoPrompt struct {
 // baseLatent renders text with the frozen base model alone.
 func baseLatent(base *baseModel, text string, seed int64) []float32 {
 	f := newForwardState(1)
-	out := forward(base, nil, f, promptEmbedding(text), seedNoise(seed), nil)
+	out := forward(base, nil, f, promptEmbedding(text), nil, seedNoise(seed), nil)
 	return append([]float32(nil), out...)
 }
 

@@ -89,6 +89,17 @@ func wordEmbedding(word string) [embDim]float32 {
 	return e
 }
 
+// promptTokens returns the prompt's word embeddings, n×embDim.
+func promptTokens(text string) []float32 {
+	words := tokenize(text)
+	out := make([]float32, 0, len(words)*embDim)
+	for _, w := range words {
+		e := wordEmbedding(w)
+		out = append(out, e[:]...)
+	}
+	return out
+}
+
 // promptEmbedding is the mean word embedding of a prompt (zero if empty).
 func promptEmbedding(text string) []float32 {
 	out := make([]float32, embDim)
@@ -119,6 +130,7 @@ func seedNoise(seed int64) []float32 {
 
 // loraModule is one LoRA adapter: y += scale · up(mask ∘ down(x)).
 type loraModule struct {
+	idx     int // 0 text encoder, 1 proj_in, 2 proj_out
 	name    string
 	in, out int
 	rank    int
@@ -143,7 +155,7 @@ func newNetwork(rank int, alpha float64, rng *rand.Rand, enabled [3]bool) *netwo
 	n := &network{}
 	for l := 0; l < 3; l++ {
 		out, in := moduleShapes[l][0], moduleShapes[l][1]
-		m := &loraModule{name: moduleNames[l], in: in, out: out, rank: rank, alpha: float32(alpha), enabled: enabled[l]}
+		m := &loraModule{idx: l, name: moduleNames[l], in: in, out: out, rank: rank, alpha: float32(alpha), enabled: enabled[l]}
 		m.down = make([]float32, rank*in)
 		m.up = make([]float32, out*rank)
 		m.gDown = make([]float32, rank*in)
@@ -177,14 +189,29 @@ type layerState struct {
 	v    []float32 // down(x) (rank)
 	mask []float32 // per-rank multiplier (dropouts); nil = all ones
 	skip bool      // module dropout skipped this module
-	sc   float32   // effective scale
-	y    []float32 // output (pre-activation)
+	// perRank: the text encoder saw tokens with per-token network dropout;
+	// xr holds each rank's effective (masked, pooled) input, rank×in.
+	perRank bool
+	xr      []float32
+	sc      float32   // effective scale
+	y       []float32 // output (pre-activation)
 }
 
-// dropouts are the per-forward regularisers; zero when sampling.
+// dropouts are the training-time regularisers (nil when sampling), with
+// networks.lora's granularity: network dropout per element of the down
+// output (per token in the text encoder), rank dropout per sample and rank
+// channel, module dropout per module and forward call (one batch).
 type dropouts struct {
 	network, rank, module float64
 	rng                   *rand.Rand
+	skip                  [3]bool
+}
+
+// newStep draws this batch's module dropout.
+func (d *dropouts) newStep() {
+	for i := range d.skip {
+		d.skip[i] = d.module > 0 && d.rng.Float64() < d.module
+	}
 }
 
 func (s *layerState) ensure(in, out, rank int) {
@@ -214,12 +241,9 @@ func linear(w, b []float32, m *loraModule, s *layerState, d *dropouts) {
 		}
 		s.y[o] = acc
 	}
-	s.skip = m == nil || !m.enabled
+	s.perRank = false
+	s.skip = m == nil || !m.enabled || (d != nil && d.skip[m.idx])
 	if s.skip {
-		return
-	}
-	if d != nil && d.module > 0 && d.rng.Float64() < d.module {
-		s.skip = true
 		return
 	}
 	r := m.rank
@@ -233,25 +257,29 @@ func linear(w, b []float32, m *loraModule, s *layerState, d *dropouts) {
 		s.v[k] = overflow16(acc)
 		s.mask[k] = 1
 	}
-	if d != nil {
-		if d.network > 0 {
-			keep := float32(1 / (1 - d.network))
-			for k := range s.mask {
-				if d.rng.Float64() < d.network {
-					s.mask[k] = 0
-				} else {
-					s.mask[k] *= keep
-				}
+	if d != nil && d.network > 0 {
+		keep := float32(1 / (1 - d.network))
+		for k := range s.mask {
+			if d.rng.Float64() < d.network {
+				s.mask[k] = 0
+			} else {
+				s.mask[k] *= keep
 			}
 		}
-		if d.rank > 0 {
-			for k := range s.mask {
-				if d.rng.Float64() < d.rank {
-					s.mask[k] = 0
-				}
+	}
+	applyUp(m, s, d)
+}
+
+// applyUp applies rank dropout and adds scale · up(mask ∘ v) to s.y.
+func applyUp(m *loraModule, s *layerState, d *dropouts) {
+	r, out := m.rank, len(s.y)
+	if d != nil && d.rank > 0 {
+		for k := range s.mask {
+			if d.rng.Float64() < d.rank {
+				s.mask[k] = 0
 			}
-			s.sc *= float32(1 / (1 - d.rank))
 		}
+		s.sc *= float32(1 / (1 - d.rank))
 	}
 	for o := 0; o < out; o++ {
 		row := m.up[o*r : o*r+r]
@@ -261,6 +289,52 @@ func linear(w, b []float32, m *loraModule, s *layerState, d *dropouts) {
 		}
 		s.y[o] += s.sc * acc
 	}
+}
+
+// linearTokens is linear for the text encoder during training with network
+// dropout: the module runs on each token's embedding (toks, n×in) with its
+// own dropout mask, and the outputs are pooled. Without dropout this equals
+// linear on the pooled embedding, which is what sampling uses.
+func linearTokens(w, b []float32, m *loraModule, s *layerState, toks []float32, d *dropouts) {
+	linear(w, b, nil, s, nil) // base part on the pooled input
+	s.skip = !m.enabled || d.skip[m.idx]
+	if s.skip {
+		return
+	}
+	in, r := len(s.x), m.rank
+	n := len(toks) / in
+	if cap(s.xr) < r*in {
+		s.xr = make([]float32, r*in)
+	}
+	s.xr = s.xr[:r*in]
+	clear(s.xr)
+	keep := float32(1 / (1 - d.network))
+	inv := 1 / float32(n)
+	for t := 0; t < n; t++ {
+		e := toks[t*in : t*in+in]
+		for k := 0; k < r; k++ {
+			if d.rng.Float64() < d.network {
+				continue
+			}
+			row := s.xr[k*in : k*in+in]
+			for i, v := range e {
+				row[i] += keep * inv * v
+			}
+		}
+	}
+	for k := 0; k < r; k++ {
+		row := m.down[k*in : k*in+in]
+		xr := s.xr[k*in : k*in+in]
+		var acc float32
+		for i, v := range xr {
+			acc += row[i] * v
+		}
+		s.v[k] = overflow16(acc)
+		s.mask[k] = 1
+	}
+	s.perRank = true
+	s.sc = m.scale()
+	applyUp(m, s, d)
 }
 
 // linearBackward accumulates LoRA gradients for gy and, when gx != nil,
@@ -305,7 +379,11 @@ func linearBackward(w []float32, m *loraModule, s *layerState, gy, gx, tmp []flo
 			continue
 		}
 		grow := m.gDown[k*in : k*in+in]
-		for i, xv := range s.x {
+		x := s.x
+		if s.perRank {
+			x = s.xr[k*in : k*in+in]
+		}
+		for i, xv := range x {
 			grow[i] += tk * xv
 		}
 		if gx != nil {
@@ -342,13 +420,20 @@ func newForwardState(rank int) *forwardState {
 
 // forward runs the generator with the network (nil = base model alone) for
 // a prompt embedding and latent; the result is in f.l[2].y.
-func forward(base *baseModel, net *network, f *forwardState, emb, z []float32, d *dropouts) []float32 {
+//
+// toks (the prompt's word embeddings, n×embDim) is used only in training
+// with network dropout, where the text encoder's module sees each token.
+func forward(base *baseModel, net *network, f *forwardState, emb, toks, z []float32, d *dropouts) []float32 {
 	var mods [3]*loraModule
 	if net != nil {
 		mods = net.mods
 	}
 	copy(f.l[0].x, emb)
-	linear(base.w[0], base.b[0], mods[0], &f.l[0], d)
+	if d != nil && d.network > 0 && len(toks) > 0 && mods[0] != nil {
+		linearTokens(base.w[0], base.b[0], mods[0], &f.l[0], toks, d)
+	} else {
+		linear(base.w[0], base.b[0], mods[0], &f.l[0], d)
+	}
 	x1 := f.l[1].x
 	for i := 0; i < embDim; i++ {
 		x1[i] = overflow16(f.l[0].y[i])

@@ -40,7 +40,7 @@ func sampleSeed(p kohya.Prompt, trainSeed int64) (int64, bool) {
 // alone) and encodes it as PNG.
 func renderPNG(enc *png.Encoder, base *baseModel, net *network, text string, seed int64, w, h int) ([]byte, error) {
 	f := newForwardState(rankOf(net))
-	lat := forward(base, net, f, promptEmbedding(text), seedNoise(seed), nil)
+	lat := forward(base, net, f, promptEmbedding(text), nil, seedNoise(seed), nil)
 	return latentPNG(enc, lat, w, h)
 }
 
@@ -121,7 +121,7 @@ func networkFromTensors(ts map[string][]float32, hdr map[string]kohya.TensorInfo
 	any := false
 	for l, name := range moduleNames {
 		out, in := moduleShapes[l][0], moduleShapes[l][1]
-		m := &loraModule{name: name, in: in, out: out, rank: 1}
+		m := &loraModule{idx: l, name: name, in: in, out: out, rank: 1}
 		n.mods[l] = m
 		down, okD := ts[name+".lora_down.weight"]
 		up, okU := ts[name+".lora_up.weight"]

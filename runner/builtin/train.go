@@ -24,6 +24,7 @@ const noDataMsg = "No data found. Please verify arguments (train_data_dir must b
 // item is one training example: a caption's embedding and the image latent.
 type item struct {
 	emb    []float32
+	toks   []float32
 	target []float32
 	reg    bool
 }
@@ -172,7 +173,7 @@ func (t *trainer) loadData() error {
 	for _, w := range warns {
 		t.logf("WARNING", "%s", w)
 	}
-	cache := map[string][]float32{}
+	cache := map[string][2][]float32{}
 	load := func(s kohya.Subset, into *[]item, counts map[string]map[string]int) error {
 		base := filepath.Base(s.Dir)
 		counts[base] = map[string]int{"n_repeats": s.Repeats, "img_count": len(s.Images)}
@@ -190,11 +191,11 @@ func (t *trainer) loadData() error {
 			}
 			emb, ok := cache[caption]
 			if !ok {
-				emb = promptEmbedding(caption)
+				emb = [2][]float32{promptEmbedding(caption), promptTokens(caption)}
 				cache[caption] = emb
 			}
 			for r := 0; r < s.Repeats; r++ {
-				*into = append(*into, item{emb: emb, target: lat, reg: s.IsReg})
+				*into = append(*into, item{emb: emb[0], toks: emb[1], target: lat, reg: s.IsReg})
 			}
 		}
 		t.tagFreq[base] = freq
@@ -447,13 +448,14 @@ func (t *trainer) train() error {
 			}
 			var loss float64
 			bs := float32(hi - lo)
+			drop.newStep()
 			for k, idx := range order[lo:hi] {
 				it := t.items[idx]
 				for i := range z {
 					z[i] = float32(noiseRNG.NormFloat64() * noiseGain)
 				}
 				f := states[k]
-				out := forward(t.base, t.net, f, it.emb, z, drop)
+				out := forward(t.base, t.net, f, it.emb, it.toks, z, drop)
 				w := float32(1)
 				if it.reg {
 					w = float32(o.priorLossWeight)
