@@ -38,6 +38,7 @@ environment variable (default sqlite://lorasweep.db).`,
 		newInspectLogCmd(),
 		newGPUsCmd(),
 		newSuperviseCmd(),
+		newEvalCmd(),
 	)
 	return root
 }
