@@ -56,6 +56,18 @@ const (
 	attrBestEpoch    = "lorasweep:best_epoch"
 	attrStopReason   = "lorasweep:stop_reason"
 	attrFirstStart   = "lorasweep:first_started_at"
+	attrOOMRetryOf   = "lorasweep:oom_retry_of"
+	attrRepeatOf     = "lorasweep:repeat_of"
+	attrRepeatIndex  = "lorasweep:repeat_index"
+	attrFreedBytes   = "lorasweep:freed_bytes"
+)
+
+// Kinds of enqueued trials (system attr lorasweep:enqueued).
+const (
+	EnqueuedBaseline = "baseline"
+	EnqueuedFile     = "enqueue"
+	EnqueuedOOMRetry = "oom-retry"
+	EnqueuedRepeat   = "repeat"
 )
 
 // StopReason says why a sweep stopped launching trials.
@@ -82,9 +94,16 @@ type Controller struct {
 	Sampler goptuna.Sampler
 	Pruner  goptuna.Pruner // nil: no pruning
 	Logger  *slog.Logger
-	// WorkerID and Host identify this process in run records.
+	// WorkerID and Host identify this process in run records. A WorkerID of
+	// the form "host:pid" lets a later start on the same host reap this
+	// process's RUNNING trials at once when the pid is dead (see Alive).
 	WorkerID string
 	Host     string
+	// Alive, if set, reports whether a process of this host is alive. On
+	// start, RUNNING trials whose run names this Host and a worker pid for
+	// which Alive is false are failed as interrupted immediately, instead of
+	// after StaleAfter. Nil disables the check (stale heartbeats only).
+	Alive func(pid int) bool
 	// Parallel is the number of trials this controller runs at once (the
 	// pool's slots, capped by the budget's parallel).
 	Parallel int
@@ -103,6 +122,12 @@ type Controller struct {
 	// OnEvent, if set, sees every runner event with its trial number (live
 	// status).
 	OnEvent func(number int, ev runner.Event)
+	// OnPhase, if set, is told when the sweep enters a phase ("repeats":
+	// the best configs are re-trained with new seeds).
+	OnPhase func(phase string)
+	// OnFreed, if set, is told each time the retention policy deletes
+	// checkpoints: the files removed and their bytes.
+	OnFreed func(paths []string, bytes int64)
 
 	study    *goptuna.Study
 	deadline time.Time
@@ -112,6 +137,9 @@ type Controller struct {
 	durations    []time.Duration
 	stop         StopReason
 	stopFailures bool
+	freed        int64
+	cleaned      map[int]bool // trials the retention policy is done with
+	repeatMu     sync.Mutex // serialises this process's repeat enqueueing
 }
 
 // TrialSummary is a finished trial as this controller saw it.
@@ -133,6 +161,8 @@ type Result struct {
 	StudyID int
 	Stop    StopReason
 	Trials  []TrialSummary // trials this controller ran
+	// FreedBytes is what the retention policy deleted during this run.
+	FreedBytes int64
 }
 
 func (c *Controller) now() time.Time {
@@ -223,7 +253,10 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 		// not hide the sweep's own result.
 		_ = c.Store.SetStudySystemAttr(study.ID, attrStopReason, string(stop))
 	}
-	return Result{StudyID: study.ID, Stop: stop, Trials: summary}, loopErr
+	c.mu.Lock()
+	freed := c.freed
+	c.mu.Unlock()
+	return Result{StudyID: study.ID, Stop: stop, Trials: summary, FreedBytes: freed}, loopErr
 }
 
 func (c *Controller) setStop(r StopReason) {
@@ -243,14 +276,14 @@ func (c *Controller) stopReason() StopReason {
 // reconcile fails the trials of workers that died (stale heartbeats) and
 // re-enqueues them by the retry policy, so a crashed sweep resumes cleanly.
 func (c *Controller) reconcile(ctx context.Context) error {
-	reaped, err := c.Store.ReapStale(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries > 0)
+	reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries)
 	if err != nil {
 		return fmt.Errorf("reap stale trials: %w", err)
 	}
 	for _, r := range reaped {
 		c.log().Warn("trial interrupted by a dead worker", "trial", r.Number, "requeued", r.RetryID != 0)
 	}
-	return nil
+	return c.reapDeadLocal(ctx)
 }
 
 // mayLaunch says whether a new trial may start now, setting the stop reason
@@ -317,6 +350,14 @@ func (c *Controller) runOne(ctx context.Context) (TrialSummary, bool, error) {
 	if err != nil {
 		return TrialSummary{}, false, fmt.Errorf("claim trial: %w", err)
 	}
+	if !claim.Granted && c.Spec.Budget.RepeatTop > 0 && c.Spec.Budget.Trials > 0 {
+		if claim, err = c.claimRepeat(ctx); err != nil {
+			return TrialSummary{}, false, err
+		}
+		if !claim.Granted && c.stopReason() != "" {
+			return TrialSummary{}, false, nil
+		}
+	}
 	if !claim.Granted {
 		c.setStop(StopBudget)
 		return TrialSummary{}, false, nil
@@ -350,9 +391,14 @@ func (c *Controller) trialParams(claim ClaimResult) (map[string]any, map[string]
 			return nil, nil, fmt.Errorf("trial %d: decode enqueued params: %w", claim.Number, err)
 		}
 		params = normalizeJSONParams(params)
-		internal, inside, err := c.Spec.InternalFromParams(params)
+		internal, inside, err := c.internalFromParams(params)
 		if err != nil {
 			return nil, nil, fmt.Errorf("trial %d: %w", claim.Number, err)
+		}
+		// A repeat would enter the sampler's history as a second (third…)
+		// observation of one point; it exists to measure noise, not to guide.
+		if attrs[attrEnqueued] == EnqueuedRepeat {
+			inside = false
 		}
 		if !inside {
 			if err := c.Store.SetTrialSystemAttr(claim.TrialID, attrOutsideSpace, "true"); err != nil {

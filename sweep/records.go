@@ -122,6 +122,22 @@ type Store interface {
 	// (0 when none was made).
 	FailInterrupted(ctx context.Context, trialID int, retry bool) (retryID int, err error)
 
+	// ReapStaleLimit is ReapStale with the sweep's retry policy: a reaped
+	// trial is re-enqueued while its chain of retries is shorter than
+	// maxRetries (negative: always; zero: never).
+	ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]ReapedTrial, error)
+	// FailInterruptedLimit is FailInterrupted with ReapStaleLimit's retry
+	// policy. A trial that is not RUNNING gives
+	// goptuna.ErrTrialCannotBeUpdated.
+	FailInterruptedLimit(ctx context.Context, trialID, maxRetries int) (retryID int, err error)
+	// Runs returns every run record of the study's trials in trial-number
+	// order (status, reconciliation of dead local workers, retention).
+	Runs(ctx context.Context, studyID int) ([]RunRecord, error)
+	// SetStudySpec stores the study's resolved spec (JSON); StudySpec reads
+	// it back (an error when none was stored).
+	SetStudySpec(ctx context.Context, studyID int, spec []byte) error
+	StudySpec(ctx context.Context, studyID int) ([]byte, error)
+
 	RecordEpoch(ctx context.Context, e EpochRecord) error
 	Epochs(ctx context.Context, trialID int) ([]EpochRecord, error)
 	RecordSamples(ctx context.Context, s []SampleRecord) error

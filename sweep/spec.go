@@ -117,7 +117,7 @@ func IsSpecError(err error) (*SpecError, bool) {
 
 var topLevelKeys = []string{
 	"name", "storage", "output_root", "trainer", "search", "sampler", "pruner",
-	"objective", "budget", "gpus", "per_gpu", "gpus_per_trial", "baseline", "demo",
+	"objective", "budget", "gpus", "per_gpu", "gpus_per_trial", "baseline", "demo", "keep",
 }
 
 func (p *specParser) parse(data []byte) *Spec {
@@ -192,6 +192,7 @@ func (p *specParser) parse(data []byte) *Spec {
 		spec.Objective = p.parseObjective(e, spec)
 	}
 	p.parseBudget(byKey, spec)
+	p.parseKeep(byKey, spec)
 	p.parseGPUs(byKey, spec)
 
 	spec.Baseline = spec.Trainer.Base != ""

@@ -460,7 +460,7 @@ func (p *specParser) parseBudget(byKey map[string]entry, spec *Spec) {
 		p.errf(&yaml.Node{Line: 1}, "budget", "missing required key \"budget\": give at least trials: N or a deadline")
 		return
 	}
-	entries, ok := p.mapping(e.v, e.field, []string{"trials", "parallel", "deadline", "trial_timeout", "max_failures_in_a_row", "retries"})
+	entries, ok := p.mapping(e.v, e.field, []string{"trials", "parallel", "deadline", "trial_timeout", "max_failures_in_a_row", "retries", "on_oom", "repeat_top", "repeat_seeds"})
 	if !ok {
 		return
 	}
@@ -491,6 +491,12 @@ func (p *specParser) parseBudget(byKey map[string]entry, spec *Spec) {
 			b.MaxFailuresInARow = nonNeg(f)
 		case "retries":
 			b.Retries = nonNeg(f)
+		case "on_oom":
+			b.OnOOM = p.parseOnOOM(f)
+		case "repeat_top":
+			b.RepeatTop = nonNeg(f)
+		case "repeat_seeds":
+			b.RepeatSeeds = nonNeg(f)
 		}
 	}
 	if b.Trials == 0 && b.Deadline == "" {

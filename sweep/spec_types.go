@@ -26,6 +26,8 @@ type Spec struct {
 	GPUs      runner.GPUSpec `json:"gpus"`
 	// Baseline enqueues the base config as trial 0, the value to beat.
 	Baseline bool `json:"baseline"`
+	// Keep is the checkpoint retention policy.
+	Keep Retention `json:"keep,omitempty"`
 	// Demo is the absolute directory of the builtin trainer's demo dataset
 	// (`demo:` in the spec), empty when the sweep does not use it. Files
 	// under it may be missing until `lorasweep demo init Demo` writes them.
@@ -112,7 +114,38 @@ type Budget struct {
 	MaxFailuresInARow int             `json:"max_failures_in_a_row,omitempty"`
 	// Retries re-enqueue an interrupted trial up to this many times.
 	Retries int `json:"retries"`
+	// OnOOM is the retry policy for a trial that ran out of GPU memory:
+	// OOMNone (default), OOMSmallerBatch or OOMGradientCheckpointing. The
+	// retry is a new trial linked to the failed one.
+	OnOOM string `json:"on_oom,omitempty"`
+	// RepeatTop re-trains the RepeatTop best configs RepeatSeeds more times
+	// with new seeds once the budget's trials are finished; the ranking then
+	// uses each config's mean. The repeats come on top of Trials.
+	RepeatTop   int `json:"repeat_top,omitempty"`
+	RepeatSeeds int `json:"repeat_seeds,omitempty"`
 }
+
+// OOM retry policies (Budget.OnOOM).
+const (
+	OOMNone                  = "none"
+	OOMSmallerBatch          = "smaller_batch"
+	OOMGradientCheckpointing = "gradient_checkpointing"
+)
+
+// Retention says which checkpoints a sweep keeps on disk (`keep:`).
+type Retention struct {
+	// Mode is KeepAll (default), KeepBestEpoch or KeepBestTrials.
+	Mode string `json:"mode,omitempty"`
+	// Trials is N of best-trials:N.
+	Trials int `json:"trials,omitempty"`
+}
+
+// Retention modes.
+const (
+	KeepAll        = "all"
+	KeepBestEpoch  = "best-epoch"
+	KeepBestTrials = "best-trials"
+)
 
 // Problem is one finding about a spec, tied to where it was found.
 type Problem struct {

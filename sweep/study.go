@@ -10,9 +10,9 @@ import (
 	"github.com/c-bata/goptuna"
 )
 
-// Study-level system attribute keys.
+// Study-level system attribute keys. The spec itself is kept by the
+// storage's dedicated SetStudySpec/StudySpec.
 const (
-	attrSpec  = "lorasweep:spec"
 	attrSpace = "lorasweep:space"
 )
 
@@ -70,7 +70,7 @@ func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bo
 		}
 	}
 	if created {
-		if err := store.SetStudySystemAttr(study.ID, attrSpec, string(specJSON)); err != nil {
+		if err := store.SetStudySpec(ctx, study.ID, specJSON); err != nil {
 			return nil, fmt.Errorf("record spec: %w", err)
 		}
 		if err := store.SetStudySystemAttr(study.ID, attrSpace, string(space)); err != nil {
@@ -97,7 +97,7 @@ func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bo
 			}
 		}
 	}
-	if err := store.SetStudySystemAttr(study.ID, attrSpec, string(specJSON)); err != nil {
+	if err := store.SetStudySpec(ctx, study.ID, specJSON); err != nil {
 		return nil, fmt.Errorf("record spec: %w", err)
 	}
 	return study, nil
@@ -110,16 +110,13 @@ func LoadStoredSpec(store Store, name string) (*Spec, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("no sweep named %q in this storage", name)
 	}
-	attrs, err := store.GetStudySystemAttrs(id)
+	// The signature predates ctx-first reads; the read is one row.
+	raw, err := store.StudySpec(context.Background(), id)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read sweep %q: %w", name, err)
-	}
-	raw, ok := attrs[attrSpec]
-	if !ok {
-		return nil, 0, fmt.Errorf("sweep %q has no stored spec (it was not created by lorasweep)", name)
+		return nil, 0, fmt.Errorf("sweep %q has no stored spec (it was not created by lorasweep): %w", name, err)
 	}
 	var spec Spec
-	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, 0, fmt.Errorf("decode stored spec of sweep %q: %w", name, err)
 	}
 	return &spec, id, nil
@@ -130,6 +127,11 @@ func LoadStoredSpec(store Store, name string) (*Spec, int, error) {
 // where they lie outside the search space; only in-space values enter the
 // sampler's history. kind names where it came from (baseline, enqueue).
 func Enqueue(ctx context.Context, store Store, studyID int, params map[string]any, kind string) (int, error) {
+	return enqueueWith(ctx, store, studyID, params, kind, nil)
+}
+
+// enqueueWith is Enqueue with extra system attrs (links to other trials).
+func enqueueWith(ctx context.Context, store Store, studyID int, params map[string]any, kind string, extra map[string]string) (int, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return 0, fmt.Errorf("encode params: %w", err)
@@ -137,6 +139,9 @@ func Enqueue(ctx context.Context, store Store, studyID int, params map[string]an
 	attrs := map[string]string{attrParams: string(raw), attrEnqueued: kind}
 	if kind == "baseline" {
 		attrs[attrBaseline] = "true"
+	}
+	for k, v := range extra {
+		attrs[k] = v
 	}
 	now := time.Now()
 	return store.CloneTrial(studyID, goptuna.FrozenTrial{

@@ -45,7 +45,9 @@ type trialRun struct {
 	losses      []float64
 	metrics     []MetricPoint
 	lastStep    int
-	epochs      int // total epochs, from the epoch lines
+	totalSteps  int         // the schedule's steps, from progress lines
+	endStep     map[int]int // epoch → the last step seen in it
+	epochs      int         // total epochs, from the epoch lines
 	current     int // epoch in progress
 	samples     map[int][]runner.Sample
 	checkpoints map[int]string
@@ -75,10 +77,14 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 	if err != nil {
 		return sum, err
 	}
+	cfg, err := c.trialConfig(dir, params)
+	if err != nil {
+		return sum, fmt.Errorf("trial %d: %w", claim.Number, err)
+	}
 	job := runner.Job{
 		Number:  claim.Number,
 		Dir:     dir,
-		Config:  c.Spec.TrialConfig(params),
+		Config:  cfg,
 		Params:  params,
 		Timeout: c.Spec.Budget.TrialTimeout.D(),
 	}
@@ -105,7 +111,7 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 	tr := &trialRun{
 		c: c, ctx: trialCtx, cancel: cancel,
 		trialID: claim.TrialID, number: claim.Number, params: params, gpus: lease.GPUs(),
-		samples: map[int][]runner.Sample{}, checkpoints: map[int]string{}, scored: map[int]bool{},
+		samples: map[int][]runner.Sample{}, checkpoints: map[int]string{}, scored: map[int]bool{}, endStep: map[int]int{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go tr.scoreLoop()
@@ -155,6 +161,9 @@ func (tr *trialRun) onEvent(ev runner.Event) {
 	defer tr.mu.Unlock()
 	switch ev.Kind {
 	case runner.EventProgress:
+		if ev.Total > 0 {
+			tr.totalSteps = ev.Total
+		}
 		if ev.Step > tr.lastStep && !math.IsNaN(ev.Loss) {
 			tr.losses = append(tr.losses, ev.Loss)
 			tr.metrics = append(tr.metrics, MetricPoint{Step: ev.Step, Loss: ev.Loss, LR: ev.LR})
@@ -166,6 +175,9 @@ func (tr *trialRun) onEvent(ev runner.Event) {
 		}
 		// Epoch N starting means epoch N-1 (and its samples) is complete.
 		prev := tr.current
+		if prev > 0 && tr.lastStep > 0 {
+			tr.endStep[prev] = tr.lastStep
+		}
 		tr.current = ev.Epoch
 		for e := 1; e < ev.Epoch && e <= prev; e++ {
 			tr.enqueueLocked(e)
@@ -244,7 +256,7 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 	in := objective.EpochInput{
 		TrialNumber: tr.number,
 		Epoch:       epoch,
-		Fraction:    math.Min(1, float64(epoch)/float64(total)),
+		Fraction:    tr.fractionLocked(epoch, total),
 		Losses:      append([]float64(nil), tr.losses...),
 		Params:      tr.params,
 		GPUs:        tr.gpus,
@@ -336,6 +348,18 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 	}
 }
 
+// fractionLocked is how much of its schedule the trial had completed at
+// the end of epoch: step/total from the progress lines when both are known
+// (trials with other epoch counts or batch sizes are at other points of
+// their LR schedules, so this is what compares across trials), else
+// epoch/epochs.
+func (tr *trialRun) fractionLocked(epoch, epochs int) float64 {
+	if step, ok := tr.endStep[epoch]; ok && tr.totalSteps > 0 {
+		return math.Min(1, float64(step)/float64(tr.totalSteps))
+	}
+	return math.Min(1, float64(epoch)/float64(epochs))
+}
+
 func (tr *trialRun) fail(err error) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
@@ -349,6 +373,11 @@ func (tr *trialRun) fail(err error) {
 func (tr *trialRun) finish(out runner.Outcome) {
 	tr.mu.Lock()
 	tr.exited = true
+	if tr.current > 0 && tr.lastStep > 0 {
+		if _, ok := tr.endStep[tr.current]; !ok {
+			tr.endStep[tr.current] = tr.lastStep
+		}
+	}
 	for _, s := range out.Samples {
 		if s.Epoch <= 0 || containsSample(tr.samples[s.Epoch], s.Path) {
 			continue
@@ -462,8 +491,7 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	}
 
 	if out.Reason == runner.ReasonInterrupted {
-		retry := c.Spec.Budget.Retries > 0
-		if _, err := c.Store.FailInterrupted(ctx, tr.trialID, retry); err != nil {
+		if _, err := c.Store.FailInterruptedLimit(ctx, tr.trialID, c.Spec.Budget.Retries); err != nil {
 			return sum, fmt.Errorf("trial %d: record interruption: %w", tr.number, err)
 		}
 		sum.State, sum.Reason, sum.Detail = goptuna.TrialStateFail, reason, run.Detail
@@ -508,6 +536,15 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	}
 	c.mu.Unlock()
 	c.log().Info("trial finished", "trial", tr.number, "state", state.String(), "value", sum.Value, "best_epoch", sum.BestEpoch, "reason", reason)
+	if state == goptuna.TrialStateFail && out.Reason == runner.ReasonOOM {
+		if err := c.retryOOM(ctx, tr); err != nil {
+			return sum, err
+		}
+	}
+	if err := c.applyRetention(ctx); err != nil {
+		// Deleting files is housekeeping: a failure must not stop the sweep.
+		c.log().Warn("retention policy failed", "trial", tr.number, "err", err)
+	}
 	return sum, nil
 }
 

@@ -1,0 +1,543 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lorasweep/lorasweep/kohya"
+	"github.com/lorasweep/lorasweep/runner"
+)
+
+// internalFromParams is Spec.InternalFromParams for enqueued configs that
+// may also set arguments outside the search space (an OOM retry's smaller
+// train_batch_size, an --enqueue file's extra settings): such a config runs
+// with them but lies outside the space.
+func (c *Controller) internalFromParams(params map[string]any) (map[string]float64, bool, error) {
+	byName := c.Spec.paramIndex()
+	inSpace := make(map[string]any, len(params))
+	extra := false
+	for k, v := range params {
+		if _, ok := byName[k]; ok {
+			inSpace[k] = v
+		} else {
+			extra = true
+		}
+	}
+	internal, inside, err := c.Spec.InternalFromParams(inSpace)
+	return internal, inside && !extra, err
+}
+
+// trialConfig is the trial's trainer config: Spec.TrialConfig plus the
+// params that are not search dimensions (arguments an enqueued config or an
+// OOM retry sets), and, when num_repeats is searched, a per-trial dataset.
+func (c *Controller) trialConfig(dir string, params map[string]any) (kohya.Config, error) {
+	cfg := c.Spec.TrialConfig(params)
+	byName := c.Spec.paramIndex()
+	for k, v := range params {
+		if _, ok := byName[k]; ok {
+			continue
+		}
+		if arg, ok := kohya.LookupArg(k); ok {
+			v = typedFor(arg.Kind, normalizeNumber(v))
+		}
+		cfg[k] = v
+	}
+	ds := c.Spec.DatasetParams(params)
+	if len(ds) == 0 {
+		return cfg, nil
+	}
+	opts := runner.DatasetOptions{}
+	if v, ok := toFloat(normalizeNumber(ds["num_repeats"])); ok {
+		opts.NumRepeats = int(math.Round(v))
+	}
+	out, err := runner.ApplyDatasetOptions(dir, c.Spec.Trainer.Kind, cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("write trial dataset: %w", err)
+	}
+	return out, nil
+}
+
+// workerPID reads the pid of a "host:pid" worker ID (0 when it has none).
+func workerPID(workerID string) int {
+	i := strings.LastIndexByte(workerID, ':')
+	if i < 0 {
+		return 0
+	}
+	pid, err := strconv.Atoi(workerID[i+1:])
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// reapDeadLocal fails, as interrupted, the RUNNING trials whose worker ran
+// on this host and is gone (kill -9 a moment ago): waiting StaleAfter for
+// their heartbeats to age would leave their slots' work undone for nothing.
+// A pid that is alive — even when reused by another program — leaves the
+// trial to the stale-heartbeat reaper, the safe side.
+func (c *Controller) reapDeadLocal(ctx context.Context) error {
+	if c.Alive == nil || c.Host == "" {
+		return nil
+	}
+	runs, err := c.Store.Runs(ctx, c.study.ID)
+	if err != nil {
+		return fmt.Errorf("list runs: %w", err)
+	}
+	self := workerPID(c.WorkerID)
+	for _, r := range runs {
+		if r.Host != c.Host || r.Ended != nil {
+			continue
+		}
+		pid := workerPID(r.WorkerID)
+		if pid == 0 || pid == self || r.WorkerID == c.WorkerID || c.Alive(pid) {
+			continue
+		}
+		t, err := c.Store.GetTrial(r.TrialID)
+		if err != nil {
+			return fmt.Errorf("read trial of dead worker: %w", err)
+		}
+		if t.State != goptuna.TrialStateRunning {
+			continue
+		}
+		retryID, err := c.Store.FailInterruptedLimit(ctx, r.TrialID, c.Spec.Budget.Retries)
+		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
+			continue // finished or reaped in between
+		}
+		if err != nil {
+			return fmt.Errorf("reap trial %d of dead worker %s: %w", t.Number, r.WorkerID, err)
+		}
+		c.log().Warn("trial interrupted: its worker on this host is gone", "trial", t.Number, "worker", r.WorkerID, "requeued", retryID != 0)
+	}
+	return nil
+}
+
+// retryOOM enqueues, by the budget's on_oom policy, a new trial linked to
+// the one that ran out of memory, with a halved train_batch_size or with
+// gradient_checkpointing on. It is a different experiment: recorded with
+// its own params, counted against the budget, and only enqueued while the
+// budget has room (a retry left WAITING past the budget would never run).
+func (c *Controller) retryOOM(ctx context.Context, tr *trialRun) error {
+	policy := c.Spec.Budget.OnOOM
+	if policy == "" || policy == OOMNone {
+		return nil
+	}
+	params, ok := oomRetryParams(policy, tr.params, c.Spec.Base)
+	if !ok {
+		c.log().Warn("out of memory: no smaller setting left to retry with", "trial", tr.number, "policy", policy)
+		return nil
+	}
+	if b := c.Spec.Budget.Trials; b > 0 {
+		counted, _, err := c.Store.CountTrials(ctx, c.study.ID)
+		if err != nil {
+			return fmt.Errorf("trial %d: count trials: %w", tr.number, err)
+		}
+		if counted >= b {
+			c.log().Warn("out of memory: no budget left for a retry", "trial", tr.number)
+			return nil
+		}
+	}
+	id, err := enqueueWith(ctx, c.Store, c.study.ID, params, EnqueuedOOMRetry, map[string]string{attrOOMRetryOf: strconv.Itoa(tr.number)})
+	if err != nil {
+		return fmt.Errorf("trial %d: enqueue OOM retry: %w", tr.number, err)
+	}
+	c.log().Info("out of memory: retry enqueued", "trial", tr.number, "retry_trial_id", id, "params", FormatParams(params))
+	return nil
+}
+
+// oomRetryParams returns the params of an OOM retry, or false when the
+// policy has nothing left to shrink (batch size 1, checkpointing already on).
+func oomRetryParams(policy string, params map[string]any, base map[string]any) (map[string]any, bool) {
+	out := make(map[string]any, len(params)+1)
+	for k, v := range params {
+		out[k] = v
+	}
+	lookup := func(k string) (any, bool) {
+		if v, ok := params[k]; ok {
+			return v, true
+		}
+		v, ok := base[k]
+		return v, ok
+	}
+	switch policy {
+	case OOMSmallerBatch:
+		bs := 1.0
+		if v, ok := lookup("train_batch_size"); ok {
+			if f, ok := toFloat(normalizeNumber(v)); ok {
+				bs = f
+			}
+		}
+		if bs <= 1 {
+			return nil, false
+		}
+		out["train_batch_size"] = int64(math.Floor(bs / 2))
+	case OOMGradientCheckpointing:
+		if v, ok := lookup("gradient_checkpointing"); ok && v == true {
+			return nil, false
+		}
+		out["gradient_checkpointing"] = true
+	default:
+		return nil, false
+	}
+	return out, true
+}
+
+// claimRepeat starts the repeat phase once the budget's trials are
+// finished: it enqueues the RepeatTop best configs RepeatSeeds times each
+// with new seeds (once per sweep) and claims one of them. While trials of
+// the main phase still run it waits for them (polling every
+// HeartbeatEvery), since the best configs are not known before.
+func (c *Controller) claimRepeat(ctx context.Context) (ClaimResult, error) {
+	for {
+		if !c.mayLaunch(ctx) {
+			return ClaimResult{}, nil
+		}
+		// A main-phase trial may have been reaped and re-enqueued meanwhile.
+		claim, err := c.Store.Claim(ctx, c.study.ID, c.Spec.Budget.Trials)
+		if err != nil || claim.Granted {
+			return claim, err
+		}
+		trials, err := c.Store.GetAllTrials(c.study.ID)
+		if err != nil {
+			return ClaimResult{}, fmt.Errorf("read trials: %w", err)
+		}
+		repeats, mainRunning := 0, 0
+		for _, t := range trials {
+			if t.SystemAttrs[attrRepeatOf] != "" {
+				repeats++
+			} else if t.State == goptuna.TrialStateRunning {
+				mainRunning++
+			}
+		}
+		if repeats == 0 && mainRunning > 0 {
+			if err := c.wait(ctx); err != nil {
+				return ClaimResult{}, nil
+			}
+			continue
+		}
+		if repeats == 0 {
+			if repeats, err = c.enqueueRepeats(ctx, trials); err != nil {
+				return ClaimResult{}, err
+			}
+			if repeats == 0 {
+				return ClaimResult{}, nil
+			}
+		}
+		return c.Store.Claim(ctx, c.study.ID, c.Spec.Budget.Trials+repeats)
+	}
+}
+
+// wait blocks for one poll interval, or until ctx is done or a drain is
+// requested.
+func (c *Controller) wait(ctx context.Context) error {
+	t := time.NewTimer(c.HeartbeatEvery)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.Drain:
+		return errors.New("drain requested")
+	}
+}
+
+// enqueueRepeats enqueues the repeats of the best configs, once: a process
+// serialises its own slots, and a second look at the study after taking the
+// lock keeps a slot from enqueueing them twice. Two machines reaching this
+// point in the same instant can still both enqueue (storage offers no
+// compare-and-set on attrs); the claim budget then runs only the first set.
+func (c *Controller) enqueueRepeats(ctx context.Context, trials []goptuna.FrozenTrial) (int, error) {
+	c.repeatMu.Lock()
+	defer c.repeatMu.Unlock()
+	fresh, err := c.Store.GetAllTrials(c.study.ID)
+	if err != nil {
+		return 0, fmt.Errorf("read trials: %w", err)
+	}
+	n := 0
+	for _, t := range fresh {
+		if t.SystemAttrs[attrRepeatOf] != "" {
+			n++
+		}
+	}
+	if n > 0 {
+		return n, nil
+	}
+	rows := Rank(fresh, c.study.Direction())
+	top := 0
+	for _, r := range rows {
+		if top >= c.Spec.Budget.RepeatTop {
+			break
+		}
+		// A pruned trial's value is an early epoch's: it is not a config's
+		// result, so only completed trials are repeated.
+		if r.Value == nil || r.State != "complete" {
+			continue
+		}
+		top++
+		for i := 1; i <= c.Spec.Budget.RepeatSeeds; i++ {
+			params := make(map[string]any, len(r.Params)+1)
+			for k, v := range r.Params {
+				params[k] = v
+			}
+			params["seed"] = repeatSeed(r.Params, c.Spec.Base, i)
+			extra := map[string]string{attrRepeatOf: strconv.Itoa(r.Number), attrRepeatIndex: strconv.Itoa(i)}
+			if _, err := enqueueWith(ctx, c.Store, c.study.ID, params, EnqueuedRepeat, extra); err != nil {
+				return n, fmt.Errorf("enqueue repeat of trial %d: %w", r.Number, err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		c.log().Info("repeating the best configs with new seeds", "configs", top, "seeds", c.Spec.Budget.RepeatSeeds)
+		if c.OnPhase != nil {
+			c.OnPhase("repeats")
+		}
+	}
+	return n, nil
+}
+
+// repeatSeed is the i-th new seed for a config: distinct from the config's
+// own seed and deterministic, so a resumed sweep repeats the same runs.
+func repeatSeed(params, base map[string]any, i int) int64 {
+	seed := int64(42) // sd-scripts' seed when none is set is random; 42 is as good
+	for _, m := range []map[string]any{params, base} {
+		if v, ok := m["seed"]; ok {
+			if f, ok := toFloat(normalizeNumber(v)); ok {
+				seed = int64(f)
+				break
+			}
+		}
+	}
+	return seed + int64(i)*7919
+}
+
+// applyRetention deletes the checkpoints that can no longer win, by the
+// spec's keep policy: with best-epoch every epoch of a finished trial but
+// its best (a failed trial keeps none); with best-trials:N also the best
+// epoch of every trial outside the N best. Only scored, finished trials of
+// this host are touched, and only files inside their trial directory; each
+// deleted checkpoint's epoch record is marked Deleted.
+func (c *Controller) applyRetention(ctx context.Context) error {
+	keep := c.Spec.Keep
+	if keep.Mode == "" || keep.Mode == KeepAll {
+		return nil
+	}
+	trials, err := c.Store.GetAllTrials(c.study.ID)
+	if err != nil {
+		return fmt.Errorf("read trials: %w", err)
+	}
+	winners := map[int]bool{}
+	if keep.Mode == KeepBestTrials {
+		for i, r := range Rank(trials, c.study.Direction()) {
+			if i >= keep.Trials || r.Value == nil {
+				break
+			}
+			winners[r.ID] = true
+		}
+	}
+	runs, err := c.Store.Runs(ctx, c.study.ID)
+	if err != nil {
+		return fmt.Errorf("list runs: %w", err)
+	}
+	runOf := make(map[int]RunRecord, len(runs))
+	for _, r := range runs {
+		runOf[r.TrialID] = r
+	}
+	var freed int64
+	var removed []string
+	for _, t := range trials {
+		if !t.State.IsFinished() || t.SystemAttrs[attrFailReason] == string(runner.ReasonInterrupted) {
+			continue
+		}
+		run, ok := runOf[t.ID]
+		if !ok || run.Host != c.Host || run.TrialDir == "" {
+			continue
+		}
+		c.mu.Lock()
+		done := c.cleaned[t.ID]
+		c.mu.Unlock()
+		// A trial is revisited only while it may still drop out of the N best.
+		if done && (keep.Mode == KeepBestEpoch || !winners[t.ID]) {
+			continue
+		}
+		best := -1
+		if s, ok := t.SystemAttrs[attrBestEpoch]; ok && t.State != goptuna.TrialStateFail {
+			best, _ = strconv.Atoi(s)
+		}
+		if keep.Mode == KeepBestTrials && !winners[t.ID] {
+			best = -1
+		}
+		epochs, err := c.Store.Epochs(ctx, t.ID)
+		if err != nil {
+			return fmt.Errorf("list epochs of trial %d: %w", t.Number, err)
+		}
+		for _, e := range epochs {
+			if e.Epoch == best || e.Deleted || e.Checkpoint == "" {
+				continue
+			}
+			n, err := removeInside(run.TrialDir, e.Checkpoint)
+			if err != nil {
+				return fmt.Errorf("trial %d epoch %d: %w", t.Number, e.Epoch, err)
+			}
+			e.Deleted = true
+			if err := c.Store.RecordEpoch(ctx, e); err != nil {
+				return fmt.Errorf("mark checkpoint deleted: %w", err)
+			}
+			if n > 0 {
+				freed += n
+				removed = append(removed, e.Checkpoint)
+			}
+		}
+		c.mu.Lock()
+		if c.cleaned == nil {
+			c.cleaned = map[int]bool{}
+		}
+		// A winner is revisited when it drops out; others are done for good.
+		c.cleaned[t.ID] = keep.Mode == KeepBestEpoch || !winners[t.ID]
+		c.mu.Unlock()
+	}
+	if freed > 0 {
+		c.mu.Lock()
+		c.freed += freed
+		c.mu.Unlock()
+		sort.Strings(removed)
+		c.log().Info("retention: checkpoints deleted", "files", len(removed), "bytes", freed)
+		if c.OnFreed != nil {
+			c.OnFreed(removed, freed)
+		}
+		c.addFreedAttr(freed)
+	}
+	return nil
+}
+
+// addFreedAttr adds to the study's running total of freed bytes (for
+// `status`). Concurrent workers may lose an addition: it is a report.
+func (c *Controller) addFreedAttr(n int64) {
+	attrs, err := c.Store.GetStudySystemAttrs(c.study.ID)
+	if err != nil {
+		return
+	}
+	total, _ := strconv.ParseInt(attrs[attrFreedBytes], 10, 64)
+	_ = c.Store.SetStudySystemAttr(c.study.ID, attrFreedBytes, strconv.FormatInt(total+n, 10))
+}
+
+// removeInside deletes path when it lies inside dir and returns its size;
+// a file already gone frees nothing and is no error.
+func removeInside(dir, path string) (int64, error) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
+		return 0, nil
+	}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stat checkpoint: %w", err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("delete checkpoint: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+// EnqueueFile reads known configs from a YAML or JSON file — a list of maps
+// of user-facing values (or one map) — and enqueues each as a trial flagged
+// "enqueue". Names must be search parameters or trainer arguments. A config
+// already enqueued from a file (same values) is skipped, so passing the same
+// file on every resume is harmless. It returns how many were added.
+func EnqueueFile(ctx context.Context, store Store, studyID int, spec *Spec, path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read enqueue file: %w", err)
+	}
+	configs, err := parseEnqueue(data)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	byName := spec.paramIndex()
+	for i, cfg := range configs {
+		for k := range cfg {
+			_, inSpace := byName[k]
+			_, isArg := kohya.LookupArg(k)
+			if !inSpace && !isArg && spec.Trainer.Kind != "command" {
+				return 0, fmt.Errorf("%s: config %d: %q is neither a search parameter nor an sd-scripts argument", path, i+1, k)
+			}
+		}
+	}
+	trials, err := store.GetAllTrials(studyID)
+	if err != nil {
+		return 0, fmt.Errorf("read trials: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, t := range trials {
+		if t.SystemAttrs[attrEnqueued] == EnqueuedFile {
+			seen[t.SystemAttrs[attrParams]] = true
+		}
+	}
+	added := 0
+	for _, cfg := range configs {
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			return added, fmt.Errorf("encode params: %w", err)
+		}
+		if seen[string(raw)] {
+			continue
+		}
+		seen[string(raw)] = true
+		if _, err := Enqueue(ctx, store, studyID, cfg, EnqueuedFile); err != nil {
+			return added, fmt.Errorf("enqueue config: %w", err)
+		}
+		added++
+	}
+	return added, nil
+}
+
+// parseEnqueue decodes an enqueue file: a list of maps, or one map. YAML is
+// a superset of JSON, so one decoder reads both.
+func parseEnqueue(data []byte) ([]map[string]any, error) {
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse enqueue file: %w", err)
+	}
+	var list []any
+	switch d := doc.(type) {
+	case []any:
+		list = d
+	case map[string]any:
+		list = []any{d}
+	case nil:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("expected a list of configs (maps of parameter: value), got %T", doc)
+	}
+	out := make([]map[string]any, 0, len(list))
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("config %d: expected a map of parameter: value, got %T", i+1, item)
+		}
+		for k, v := range m {
+			switch x := v.(type) {
+			case int:
+				m[k] = int64(x)
+			case map[string]any, []any:
+				return nil, fmt.Errorf("config %d: %s: expected a number, string or bool", i+1, k)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
