@@ -139,7 +139,7 @@ type Controller struct {
 	stopFailures bool
 	freed        int64
 	cleaned      map[int]bool // trials the retention policy is done with
-	repeatMu     sync.Mutex // serialises this process's repeat enqueueing
+	repeatMu     sync.Mutex   // serialises this process's repeat enqueueing
 }
 
 // TrialSummary is a finished trial as this controller saw it.

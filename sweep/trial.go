@@ -48,7 +48,7 @@ type trialRun struct {
 	totalSteps  int         // the schedule's steps, from progress lines
 	endStep     map[int]int // epoch → the last step seen in it
 	epochs      int         // total epochs, from the epoch lines
-	current     int // epoch in progress
+	current     int         // epoch in progress
 	samples     map[int][]runner.Sample
 	checkpoints map[int]string
 	scored      map[int]bool
