@@ -39,6 +39,7 @@ environment variable (default sqlite://lorasweep.db).`,
 		newGPUsCmd(),
 		newSuperviseCmd(),
 		newEvalCmd(),
+		newReportCmd(),
 	)
 	return root
 }
