@@ -1,0 +1,147 @@
+"""Optuna's side of lorasweep's benchmarks (run with Debian's python3-optuna
+under /usr/bin/python3). Every mode prints one JSON object on stdout; the Go
+harness (bench/) runs it and merges the numbers into its tables.
+
+  regret   --problem P --seeds 1-30 --trials 100
+  overhead --storage sqlite:///F.db --n 1000 --measure 20
+  trainer  --lorasweep BIN --spec SPEC --seeds 1-3 --trials 30
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+
+import optuna
+
+import problems
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def seed_list(s):
+    a, _, b = s.partition("-")
+    return list(range(int(a), int(b or a) + 1))
+
+
+def regret(args):
+    suggest, evaluate, optimum, _ = problems.PROBLEMS[args.problem]
+    out = []
+    for seed in seed_list(args.seeds):
+        # Noise: N(0, 0.02²) as in the Go harness, from its own stream (the
+        # sampler sees noisy values, regret uses the noise-free ones).
+        noise = random.Random(seed * 7919 + 1)
+        sampler = optuna.samplers.TPESampler(seed=seed)
+        study = optuna.create_study(sampler=sampler, direction="minimize")
+        best, trace = math.inf, []
+
+        def objective(t):
+            nonlocal best
+            v = evaluate(suggest(t))
+            best = min(best, v)
+            trace.append(best)
+            return v + 0.02 * noise.gauss(0, 1)
+
+        study.optimize(objective, n_trials=args.trials)
+        out.append(trace)
+    return {"problem": args.problem, "optimum": optimum, "best_true": out}
+
+
+def ten_params(t):
+    v = 0.0
+    for i in range(4):
+        v += (t.suggest_float(f"f{i}", -5, 5) - 1) ** 2
+    for i in range(2):
+        v += (math.log10(t.suggest_float(f"l{i}", 1e-5, 1e-1, log=True)) + 3) ** 2
+    for i in range(2):
+        v += (t.suggest_int(f"i{i}", 1, 64) - 16) ** 2 / 100
+    for i in range(2):
+        v += ["a", "b", "c", "d"].index(t.suggest_categorical(f"c{i}", ["a", "b", "c", "d"]))
+    return v
+
+
+def overhead(args):
+    if args.storage.startswith("sqlite:///") and os.path.exists(args.storage[len("sqlite:///"):]):
+        os.remove(args.storage[len("sqlite:///"):])
+    storage = optuna.storages.RDBStorage(args.storage)
+    study = optuna.create_study(storage=storage, study_name="overhead",
+                                sampler=optuna.samplers.RandomSampler(seed=1))
+    t0 = time.perf_counter()
+    study.optimize(ten_params, n_trials=args.n)
+    prefill = time.perf_counter() - t0
+    study.sampler = optuna.samplers.TPESampler(seed=1)
+    times = []
+    for _ in range(args.measure):
+        t0 = time.perf_counter()
+        study.optimize(ten_params, n_trials=1)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"n": args.n, "storage": args.storage.split(":")[0], "measure": args.measure,
+            "ms_per_trial_mean": 1000 * sum(times) / len(times),
+            "ms_per_trial_median": 1000 * times[len(times) // 2],
+            "prefill_s": prefill}
+
+
+def trainer(args):
+    """Optuna drives lorasweep's real trainer and objective through
+    `lorasweep eval`; the search space mirrors the spec's search section."""
+    out = []
+    for seed in seed_list(args.seeds):
+        sampler = optuna.samplers.TPESampler(seed=seed)
+        study = optuna.create_study(sampler=sampler, direction="maximize")
+        best, trace, secs = -math.inf, [], 0.0
+
+        def objective(t):
+            nonlocal best, secs
+            p = {
+                "network_dim": t.suggest_int("network_dim", 2, 16, log=True),
+                "network_alpha": t.suggest_float("network_alpha", 0.25, 1.0),
+                "learning_rate": t.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
+                "lr_scheduler": t.suggest_categorical("lr_scheduler", ["constant", "cosine", "cosine_with_restarts"]),
+            }
+            if p["lr_scheduler"] == "cosine_with_restarts":
+                p["lr_scheduler_num_cycles"] = t.suggest_int("lr_scheduler_num_cycles", 1, 3)
+            p["rank_dropout"] = t.suggest_float("rank_dropout", 0.0, 0.3)
+            r = subprocess.run([args.lorasweep, "eval", args.spec, "--params", json.dumps(p)],
+                               capture_output=True, text=True)
+            res = json.loads(r.stdout) if r.stdout.strip() else {}
+            secs += res.get("seconds", 0.0)
+            v = res.get("value")
+            if v is None:
+                # A failed trial (diverged): Optuna's usual FAIL, which its
+                # TPE leaves out of the history.
+                trace.append(best if best > -math.inf else None)
+                return float("nan")
+            best = max(best, v)
+            trace.append(best)
+            return v
+
+        study.optimize(objective, n_trials=args.trials)
+        out.append({"best": trace, "seconds": secs})
+    return {"runs": out}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["regret", "overhead", "trainer"])
+    ap.add_argument("--problem")
+    ap.add_argument("--seeds", default="1-30")
+    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--storage")
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--measure", type=int, default=20)
+    ap.add_argument("--lorasweep")
+    ap.add_argument("--spec")
+    args = ap.parse_args()
+    res = {"regret": regret, "overhead": overhead, "trainer": trainer}[args.mode](args)
+    res["optuna"] = optuna.__version__
+    json.dump(res, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
