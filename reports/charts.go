@@ -82,6 +82,7 @@ func scatter(xys plotter.XYs, c color.Color, shape draw.GlyphDrawer, r vg.Length
 	}
 	s.GlyphStyle.Color = c
 	s.GlyphStyle.Radius = r
+	s.GlyphStyle.Shape = draw.CircleGlyph{}
 	if shape != nil {
 		s.GlyphStyle.Shape = shape
 	}
@@ -305,7 +306,7 @@ func componentCharts(d *Data, maxPts int) ([]Chart, error) {
 			}
 			fl.Color, fl.Width = colFront, vg.Points(1)
 			fl.StepStyle = plotter.PreStep
-			fs.GlyphStyle.Color, fs.GlyphStyle.Radius = colFront, vg.Points(3.5)
+			fs.GlyphStyle.Color, fs.GlyphStyle.Radius, fs.GlyphStyle.Shape = colFront, vg.Points(3.5), draw.CircleGlyph{}
 			p.Add(fl, fs)
 			p.Legend.Add("Pareto front", fl, fs)
 			if len(fxys) <= 30 {

@@ -110,6 +110,11 @@ func Load(ctx context.Context, store Store, studyID int) (*Data, error) {
 	for i, r := range rows {
 		r.Frozen = goptuna.FrozenTrial{} // the row keeps what reports need
 		t := Trial{TrialRow: r, Run: byTrial[r.ID]}
+		if t.Run != nil && t.Run.Ended != nil && !t.Run.Started.IsZero() {
+			// The run's own times: how long the trainer held its slot,
+			// without the wait in the queue.
+			t.Duration = t.Run.Ended.Sub(t.Run.Started).Seconds()
+		}
 		if t.Run != nil || r.State != "waiting" {
 			eps, err := store.Epochs(ctx, r.ID)
 			if err != nil {
