@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,7 +227,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 			copy(tail, tail[1:])
 			tail = tail[:logTailLines-1]
 		}
-		tail = append(tail, line)
+		tail = append(tail, tailLine(line))
 		evs, r, detail := st.parser.feed(line)
 		for _, ev := range evs {
 			ev.Time = time.Now()
@@ -281,6 +282,22 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	out.Ended = time.Now()
 	p.log.Info("trial ended", "trial", job.Number, "ok", out.OK, "reason", out.Reason, "exit", out.ExitCode)
 	return out
+}
+
+// maxTailLine bounds one line of Outcome.LogTail: the tail is stored with
+// the run, and a trainer printing a tensor dump or binary garbage must not
+// put megabytes into the database (trial.log keeps every byte).
+const maxTailLine = 2000
+
+// tailLine makes a console line fit for the stored log tail: cut to
+// maxTailLine bytes, valid UTF-8 and without NUL bytes, which PostgreSQL
+// refuses in text columns.
+func tailLine(line string) string {
+	if len(line) > maxTailLine {
+		line = line[:maxTailLine] + " …[cut]"
+	}
+	line = strings.ToValidUTF8(line, "\uFFFD")
+	return strings.ReplaceAll(line, "\x00", "\uFFFD")
 }
 
 // reasonError is a prepare error with the reason it should be recorded as.
