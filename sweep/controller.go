@@ -111,6 +111,9 @@ type Controller struct {
 	// StaleAfter is how old a heartbeat may get before the trial is reaped.
 	HeartbeatEvery time.Duration
 	StaleAfter     time.Duration
+	// Join makes Run work on an existing sweep only (a worker): the study
+	// must exist and its stored spec is left as it is.
+	Join bool
 	// Drain, when closed, stops launching new trials; running ones finish.
 	Drain <-chan struct{}
 	// Now is the clock (tests set it).
@@ -194,7 +197,7 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	if parallel <= 0 {
 		parallel = 1
 	}
-	study, err := OpenStudy(ctx, c.Store, c.Spec, allowSpaceChange)
+	study, err := openStudy(ctx, c.Store, c.Spec, allowSpaceChange, c.Join)
 	if err != nil {
 		return Result{}, err
 	}
@@ -258,6 +261,10 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	c.mu.Unlock()
 	return Result{StudyID: study.ID, Stop: stop, Trials: summary, FreedBytes: freed}, loopErr
 }
+
+// Deadline is the time after which no trial starts (zero: none). It is
+// resolved when Run starts; hooks called by Run may read it.
+func (c *Controller) Deadline() time.Time { return c.deadline }
 
 func (c *Controller) setStop(r StopReason) {
 	c.mu.Lock()

@@ -125,3 +125,93 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	})
 	return rows
 }
+
+// RepeatGroup is one config trained several times with different seeds
+// (repeat_top): the original trial and its repeats.
+type RepeatGroup struct {
+	// Number is the original trial's number; Repeats the repeats' numbers.
+	Number  int
+	Repeats []int
+	Params  map[string]any
+	// Values are the finished runs' values (original first); Mean and Std
+	// (sample standard deviation, 0 with one value) summarise them.
+	Values []float64
+	Mean   float64
+	Std    float64
+}
+
+// RankRepeats groups the trials that have repeats with their repeats and
+// orders the groups by mean value (best first by dir), so a lucky seed does
+// not win. Trials without repeats are left out; an empty result means the
+// sweep has no repeat phase (yet).
+func RankRepeats(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []RepeatGroup {
+	byNumber := map[int]goptuna.FrozenTrial{}
+	for _, t := range trials {
+		byNumber[t.Number] = t
+	}
+	groups := map[int]*RepeatGroup{}
+	var order []int
+	for _, t := range trials {
+		of, err := strconv.Atoi(t.SystemAttrs[attrRepeatOf])
+		if err != nil {
+			continue
+		}
+		g, ok := groups[of]
+		if !ok {
+			orig, found := byNumber[of]
+			if !found {
+				continue
+			}
+			r := RowFromTrial(orig)
+			g = &RepeatGroup{Number: of, Params: r.Params}
+			if r.Value != nil {
+				g.Values = append(g.Values, *r.Value)
+			}
+			groups[of] = g
+			order = append(order, of)
+		}
+		g.Repeats = append(g.Repeats, t.Number)
+		if r := RowFromTrial(t); r.Value != nil && r.State == "complete" {
+			g.Values = append(g.Values, *r.Value)
+		}
+	}
+	out := make([]RepeatGroup, 0, len(order))
+	for _, n := range order {
+		g := groups[n]
+		g.Mean, g.Std = meanStd(g.Values)
+		out = append(out, *g)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (len(a.Values) == 0) != (len(b.Values) == 0) {
+			return len(a.Values) > 0
+		}
+		if a.Mean != b.Mean {
+			if dir == goptuna.StudyDirectionMaximize {
+				return a.Mean > b.Mean
+			}
+			return a.Mean < b.Mean
+		}
+		return a.Number < b.Number
+	})
+	return out
+}
+
+func meanStd(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return math.NaN(), 0
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	mean := sum / float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)-1))
+}

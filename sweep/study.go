@@ -41,6 +41,13 @@ func Direction(objectiveDirection string) goptuna.StudyDirection {
 // asks for it, enqueues the base config as trial 0. Resuming with a changed
 // search space is refused unless allowSpaceChange.
 func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bool) (*goptuna.Study, error) {
+	return openStudy(ctx, store, spec, allowSpaceChange, false)
+}
+
+// openStudy is OpenStudy; join opens an existing sweep only and leaves its
+// stored spec as it is (a worker's spec came from there, perhaps with a
+// local output root).
+func openStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange, join bool) (*goptuna.Study, error) {
 	space, err := spec.SpaceJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode search space: %w", err)
@@ -56,6 +63,9 @@ func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bo
 	}
 	created := false
 	study, err := goptuna.LoadStudy(spec.Name, opts...)
+	if err != nil && join {
+		return nil, fmt.Errorf("join sweep %q: %w", spec.Name, err)
+	}
 	if err != nil {
 		study, err = goptuna.CreateStudy(spec.Name, opts...)
 		if err != nil {
@@ -96,6 +106,9 @@ func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bo
 				return nil, fmt.Errorf("record search space: %w", err)
 			}
 		}
+	}
+	if join {
+		return study, nil
 	}
 	if err := store.SetStudySpec(ctx, study.ID, specJSON); err != nil {
 		return nil, fmt.Errorf("record spec: %w", err)

@@ -38,8 +38,11 @@ environment variable (default sqlite://lorasweep.db).`,
 		newInspectLogCmd(),
 		newGPUsCmd(),
 		newSuperviseCmd(),
+		newWorkerCmd(),
+		newStatusCmd(),
 		newEvalCmd(),
 		newReportCmd(),
+		newExportCmd(),
 	)
 	return root
 }

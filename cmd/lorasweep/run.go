@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lorasweep/lorasweep/internal/proc"
 	"github.com/lorasweep/lorasweep/objective"
 	"github.com/lorasweep/lorasweep/runner"
 	"github.com/lorasweep/lorasweep/runner/builtin"
@@ -27,6 +28,7 @@ func newRunCmd() *cobra.Command {
 		allowSpaceChange bool
 		quiet            bool
 		verbose          bool
+		enqueue          []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SPEC",
@@ -44,14 +46,26 @@ recorded as interrupted and re-enqueued for the next run.`,
 			if err != nil {
 				return err
 			}
-			return runSweep(cmd, spec, resolveDSN(dsn, spec), allowSpaceChange, quiet, verbose)
+			return runSweep(cmd, spec, resolveDSN(dsn, spec), sweepOptions{
+				allowSpaceChange: allowSpaceChange, quiet: quiet, verbose: verbose, enqueue: enqueue,
+			})
 		},
 	}
 	addStorageFlag(cmd, &dsn)
 	cmd.Flags().BoolVar(&allowSpaceChange, "allow-space-change", false, "resume even though the search space differs from the stored one")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and the final ranking")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every epoch scored and every trainer start and exit")
+	cmd.Flags().StringArrayVar(&enqueue, "enqueue", nil, "YAML/JSON `FILE` of known configs (a list of param: value maps) to run first; repeatable")
 	return cmd
+}
+
+// sweepOptions are run's and worker's flags that shape a sweep's run.
+type sweepOptions struct {
+	allowSpaceChange bool
+	quiet, verbose   bool
+	enqueue          []string
+	// worker: the spec came from storage; do not re-read it from disk.
+	worker bool
 }
 
 // loadSpec parses a spec file, printing its warnings; spec errors are usage
@@ -71,7 +85,8 @@ func loadSpec(stderr io.Writer, path string) (*sweep.Spec, error) {
 	return spec, nil
 }
 
-func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange, quiet, verbose bool) error {
+func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOptions) error {
+	allowSpaceChange, quiet, verbose := opts.allowSpaceChange, opts.quiet, opts.verbose
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	logLevel := slog.LevelWarn
 	if verbose {
@@ -87,8 +102,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange
 			}
 			// The base config and prompts now exist: read the spec again so
 			// trials start from them.
-			if spec, err = loadSpec(io.Discard, spec.Path); err != nil {
-				return err
+			if !opts.worker {
+				if spec, err = loadSpec(io.Discard, spec.Path); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -164,18 +181,26 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange
 		Sampler:  sampler,
 		Pruner:   pruner,
 		Logger:   logger,
+		// host:pid lets the next start on this host reap our trials at once
+		// if this process is killed.
 		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
 		Host:     host,
+		Alive:    proc.Alive,
+		Join:     opts.worker,
 		// One goroutine more than slots: a trial's final scoring and
 		// bookkeeping overlap the next trial's training.
 		Parallel: parallel + 1,
 		Drain:    drain,
 	}
 	if !quiet && !verbose {
-		ctl.OnTrialStart = func(n int, gpus []string, params map[string]any) {
-			fmt.Fprintf(stderr, "trial %d started on %s: %s\n", n, strings.Join(gpus, ","), sweep.FormatParams(params))
+		live := newLiveView(stderr, spec, isTerminal(stderr))
+		live.attach(ctl)
+		defer live.close()
+	}
+	if !opts.worker {
+		if err := enqueueFiles(ctx, stderr, store, spec, opts); err != nil {
+			return err
 		}
-		ctl.OnTrialDone = func(s sweep.TrialSummary) { fmt.Fprintln(stderr, trialDoneLine(s)) }
 	}
 	fmt.Fprintf(stderr, "lorasweep: sweep %q on %s, %d slot(s), budget %d trials\n", spec.Name, storage.Redact(dsn), parallel, spec.Budget.Trials)
 	res, runErr := ctl.Run(ctx, allowSpaceChange)
@@ -187,7 +212,11 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, allowSpaceChange
 			if err := writeTrialsTable(stdout, rows, spec); err != nil {
 				return err
 			}
+			writeRepeats(stdout, sweep.RankRepeats(trials, sweep.Direction(spec.Objective.Direction)))
 		}
+	}
+	if res.FreedBytes > 0 {
+		fmt.Fprintf(stdout, "retention (%s): %s of checkpoints deleted\n", keepString(spec.Keep), formatBytes(res.FreedBytes))
 	}
 	var sce *sweep.SpaceChangedError
 	if errors.As(runErr, &sce) {
@@ -232,4 +261,61 @@ func (r poolRunner) Acquire(ctx context.Context) (sweep.Lease, error) {
 
 func (r poolRunner) Run(ctx context.Context, lease sweep.Lease, job runner.Job, onEvent func(runner.Event)) runner.Outcome {
 	return r.p.Run(ctx, lease.(*runner.Lease), job, onEvent)
+}
+
+// enqueueFiles opens (or creates) the study and enqueues the --enqueue
+// files' configs before the controller starts claiming trials.
+func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, spec *sweep.Spec, opts sweepOptions) error {
+	if len(opts.enqueue) == 0 {
+		return nil
+	}
+	study, err := sweep.OpenStudy(ctx, store, spec, opts.allowSpaceChange)
+	if err != nil {
+		var sce *sweep.SpaceChangedError
+		if errors.As(err, &sce) {
+			return usageError{err}
+		}
+		return err
+	}
+	for _, f := range opts.enqueue {
+		n, err := sweep.EnqueueFile(ctx, store, study.ID, spec, f)
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(stderr, "lorasweep: %d config(s) enqueued from %s\n", n, f)
+	}
+	return nil
+}
+
+// writeRepeats prints the repeated configs ranked by mean ± spread.
+func writeRepeats(w io.Writer, groups []sweep.RepeatGroup) {
+	if len(groups) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nrepeated configs, ranked by mean over seeds:\n")
+	for _, g := range groups {
+		fmt.Fprintf(w, "  trial %d (+%d repeats): mean %.4g ± %.2g over %d run(s): %s\n",
+			g.Number, len(g.Repeats), g.Mean, g.Std, len(g.Values), sweep.FormatParams(g.Params))
+	}
+}
+
+func keepString(k sweep.Retention) string {
+	if k.Mode == sweep.KeepBestTrials {
+		return fmt.Sprintf("%s:%d", k.Mode, k.Trials)
+	}
+	return k.Mode
+}
+
+// formatBytes renders a size in binary units.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
