@@ -174,13 +174,13 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	host, _ := os.Hostname()
 	parallel := len(pool.Slots())
 	ctl := &sweep.Controller{
-		Spec:     spec,
-		Store:    store,
-		Runner:   poolRunner{pool},
-		Scorer:   obj,
-		Sampler:  sampler,
-		Pruner:   pruner,
-		Logger:   logger,
+		Spec:    spec,
+		Store:   store,
+		Runner:  poolRunner{pool},
+		Scorer:  obj,
+		Sampler: sampler,
+		Pruner:  pruner,
+		Logger:  logger,
 		// host:pid lets the next start on this host reap our trials at once
 		// if this process is killed.
 		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
