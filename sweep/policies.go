@@ -472,8 +472,10 @@ func EnqueueFile(ctx context.Context, store Store, studyID int, spec *Spec, path
 		for k := range cfg {
 			_, inSpace := byName[k]
 			_, isArg := kohya.LookupArg(k)
-			if !inSpace && !isArg && spec.Trainer.Kind != "command" {
-				return 0, fmt.Errorf("%s: config %d: %q is neither a search parameter nor an sd-scripts argument", path, i+1, k)
+			// The command trainer sees only {param} placeholders, so an
+			// argument name means nothing to it unless it is searched.
+			if !inSpace && (!isArg || spec.Trainer.Kind == "command") {
+				return 0, fmt.Errorf("%s: config %d: %q is neither a search parameter nor an sd-scripts argument%s", path, i+1, k, didYouMean(k, spec.paramNames()))
 			}
 		}
 	}
@@ -540,4 +542,12 @@ func parseEnqueue(data []byte) ([]map[string]any, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+func (s *Spec) paramNames() []string {
+	out := make([]string, 0, len(s.Search))
+	for _, p := range s.Search {
+		out = append(out, p.Name)
+	}
+	return out
 }

@@ -1,0 +1,300 @@
+package sweep_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/runner"
+	"github.com/lorasweep/lorasweep/sweep"
+)
+
+func TestControllerRetriesOOMWithChangedParams(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy string
+		// changed is the param the retry sets and its value.
+		key  string
+		want any
+	}{
+		{name: "smaller batch", policy: "smaller_batch", key: "train_batch_size", want: int64(2)},
+		{name: "gradient checkpointing", policy: "gradient_checkpointing", key: "gradient_checkpointing", want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			spec := writeSpec(t, dir, "oom", 4, ", on_oom: {retry: "+tc.policy+"}")
+			spec.Base["train_batch_size"] = int64(4)
+			r := newFakeRunner(1, 2)
+			r.behave = func(job runner.Job) *runner.Outcome {
+				if job.Config["train_batch_size"] == int64(4) && job.Config["gradient_checkpointing"] != true {
+					return &runner.Outcome{Reason: runner.ReasonOOM, Detail: "CUDA out of memory", ExitCode: 1}
+				}
+				return nil
+			}
+			ctl := newController(spec, st, r)
+			ctl.Parallel = 1
+			res, err := ctl.Run(context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			trials := trialsOf(t, st, res.StudyID)
+			if len(trials) != 4 {
+				t.Fatalf("want 4 trials (2 OOM + 2 retries), got %d", len(trials))
+			}
+			for _, tr := range trials {
+				row := sweep.RowFromTrial(tr)
+				if tr.Number%2 == 0 {
+					if row.Reason != "oom" {
+						t.Errorf("trial %d: reason %q, want oom", tr.Number, row.Reason)
+					}
+					continue
+				}
+				if row.Enqueued != sweep.EnqueuedOOMRetry || tr.SystemAttrs["lorasweep:oom_retry_of"] != strconv.Itoa(tr.Number-1) {
+					t.Errorf("trial %d: not linked as the OOM retry of %d: %v", tr.Number, tr.Number-1, tr.SystemAttrs)
+				}
+				if row.State != "complete" || row.Params[tc.key] != tc.want {
+					t.Errorf("trial %d: state %s, %s=%v, want complete with %v", tr.Number, row.State, tc.key, row.Params[tc.key], tc.want)
+				}
+				if row.Params["x"] != sweep.RowFromTrial(trials[tr.Number-1]).Params["x"] {
+					t.Errorf("trial %d: retry changed the sampled params", tr.Number)
+				}
+			}
+		})
+	}
+}
+
+func TestControllerRepeatsTopConfigsWithNewSeeds(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	spec := writeSpec(t, dir, "repeat", 4, ", repeat_top: 2, repeat_seeds: 2")
+	ctl := newController(spec, st, newFakeRunner(2, 2))
+	ctl.HeartbeatEvery = 10 * time.Millisecond
+	phases := 0
+	ctl.OnPhase = func(string) { phases++ }
+	res, err := ctl.Run(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != sweep.StopBudget || phases != 1 {
+		t.Errorf("stop %q after %d repeat phases, want budget after 1", res.Stop, phases)
+	}
+	trials := trialsOf(t, st, res.StudyID)
+	if len(trials) != 8 {
+		t.Fatalf("want 4 trials + 2×2 repeats, got %d", len(trials))
+	}
+	groups := sweep.RankRepeats(trials, goptuna.StudyDirectionMaximize)
+	if len(groups) != 2 {
+		t.Fatalf("want 2 repeated configs, got %+v", groups)
+	}
+	best := sweep.Rank(trials[:4], goptuna.StudyDirectionMaximize)
+	top := map[int]bool{best[0].Number: true, best[1].Number: true}
+	for _, g := range groups {
+		if !top[g.Number] || len(g.Values) != 3 || len(g.Repeats) != 2 {
+			t.Errorf("group %+v: want one of the 2 best trials with 3 values", g)
+		}
+		seeds := map[any]bool{}
+		for _, n := range g.Repeats {
+			row := sweep.RowFromTrial(trials[n])
+			seeds[row.Params["seed"]] = true
+			if row.Params["x"] != g.Params["x"] || !row.Outside {
+				t.Errorf("repeat %d: params %v, outside %v; want the config's x and out of the sampler's history", n, row.Params, row.Outside)
+			}
+		}
+		if len(seeds) != 2 {
+			t.Errorf("group %d: repeats share a seed", g.Number)
+		}
+	}
+}
+
+// fileRunner writes the checkpoint and model files a trainer would, so the
+// retention policy has real files to delete.
+type fileRunner struct{ *fakeRunner }
+
+const ckptSize = 1000
+
+func (r fileRunner) Run(ctx context.Context, lease sweep.Lease, job runner.Job, onEvent func(runner.Event)) runner.Outcome {
+	out := r.fakeRunner.Run(ctx, lease, job, func(ev runner.Event) {
+		if ev.Kind == runner.EventCheckpoint {
+			_ = os.WriteFile(ev.Path, make([]byte, ckptSize), 0o644)
+		}
+		onEvent(ev)
+	})
+	if out.ModelPath != "" {
+		_ = os.WriteFile(out.ModelPath, make([]byte, ckptSize), 0o644)
+	}
+	return out
+}
+
+func TestControllerRetentionDeletesWhatCannotWin(t *testing.T) {
+	tests := []struct {
+		name string
+		keep sweep.Retention
+		// kept is how many checkpoint files survive among the 4 trials.
+		kept int
+	}{
+		{name: "all", keep: sweep.Retention{Mode: sweep.KeepAll}, kept: 12},
+		{name: "best epoch", keep: sweep.Retention{Mode: sweep.KeepBestEpoch}, kept: 4},
+		{name: "best trial", keep: sweep.Retention{Mode: sweep.KeepBestTrials, Trials: 1}, kept: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			spec := writeSpec(t, dir, "keep", 4, "")
+			spec.Keep = tc.keep
+			ctl := newController(spec, st, fileRunner{newFakeRunner(2, 3)})
+			res, err := ctl.Run(context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, _ := filepath.Glob(filepath.Join(spec.OutputRoot, "trial-*", "*.safetensors"))
+			if len(files) != tc.kept {
+				t.Errorf("%d checkpoint files left, want %d: %v", len(files), tc.kept, files)
+			}
+			if want := int64((12 - tc.kept) * ckptSize); res.FreedBytes != want {
+				t.Errorf("freed %d bytes, want %d", res.FreedBytes, want)
+			}
+			rows := sweep.Rank(trialsOf(t, st, res.StudyID), goptuna.StudyDirectionMaximize)
+			bestEpochs, err := st.Epochs(context.Background(), rows[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range bestEpochs {
+				if e.Epoch == *rows[0].BestEpoch {
+					if _, err := os.Stat(e.Checkpoint); err != nil || e.Deleted {
+						t.Errorf("the best trial's best checkpoint is gone: %v deleted=%v", err, e.Deleted)
+					}
+				} else if tc.keep.Mode != sweep.KeepAll && !e.Deleted {
+					t.Errorf("epoch %d of the best trial not marked deleted", e.Epoch)
+				}
+			}
+		})
+	}
+}
+
+func TestControllerReapsTrialsOfDeadLocalWorkers(t *testing.T) {
+	tests := []struct {
+		name   string
+		host   string
+		alive  bool
+		reaped bool
+	}{
+		{name: "dead worker on this host", host: "test", alive: false, reaped: true},
+		{name: "live worker on this host", host: "test", alive: true, reaped: false},
+		{name: "worker on another host", host: "other", alive: false, reaped: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			spec := writeSpec(t, dir, "dead", 2, "")
+			ctx := context.Background()
+			study, err := sweep.OpenStudy(ctx, st, spec, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claim, err := st.Claim(ctx, study.ID, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: tc.host + ":999999", Host: tc.host}); err != nil {
+				t.Fatal(err)
+			}
+			ctl := newController(spec, st, newFakeRunner(1, 2))
+			ctl.WorkerID, ctl.Host = "test:1", "test"
+			ctl.StaleAfter = time.Hour
+			ctl.Alive = func(pid int) bool { return pid != 999999 || tc.alive }
+			res, err := ctl.Run(ctx, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := st.GetTrial(claim.TrialID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := first.State == goptuna.TrialStateFail; got != tc.reaped {
+				t.Fatalf("trial 0 state %v, reaped want %v", first.State, tc.reaped)
+			}
+			trials := trialsOf(t, st, res.StudyID)
+			if tc.reaped {
+				if first.SystemAttrs["lorasweep:fail_reason"] != "interrupted" || len(trials) != 3 {
+					t.Errorf("want trial 0 interrupted and re-run by its copy within budget 2, got %d trials, attrs %v", len(trials), first.SystemAttrs)
+				}
+			} else if len(trials) != 2 {
+				t.Errorf("want 2 trials, got %d", len(trials))
+			}
+		})
+	}
+}
+
+func TestEnqueueFileRunsConfigsOnceAndFlagsThem(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	spec := writeSpec(t, dir, "enq", 2, "")
+	ctx := context.Background()
+	study, err := sweep.OpenStudy(ctx, st, spec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yamlFile := filepath.Join(dir, "known.yaml")
+	jsonFile := filepath.Join(dir, "known.json")
+	badFile := filepath.Join(dir, "bad.yaml")
+	for path, body := range map[string]string{
+		yamlFile: "- {x: 0.3, mode: a}\n",
+		jsonFile: `[{"x": 2.5, "mode": "b"}]`,
+		badFile:  "- {netwrok_dim: 4}\n",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		file    string
+		added   int
+		wantErr bool
+	}{
+		{name: "yaml list", file: yamlFile, added: 1},
+		{name: "json outside the space", file: jsonFile, added: 1},
+		{name: "same file again is skipped", file: yamlFile, added: 0},
+		{name: "unknown name", file: badFile, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := sweep.EnqueueFile(ctx, st, study.ID, spec, tc.file)
+			if (err != nil) != tc.wantErr || n != tc.added {
+				t.Fatalf("added %d, err %v; want %d, error %v", n, err, tc.added, tc.wantErr)
+			}
+		})
+	}
+	r := newFakeRunner(1, 2)
+	var xs []any
+	r.behave = func(job runner.Job) *runner.Outcome { xs = append(xs, job.Config["x"]); return nil }
+	ctl := newController(spec, st, r)
+	ctl.Parallel = 1
+	res, err := ctl.Run(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := trialsOf(t, st, res.StudyID)
+	if len(trials) != 2 {
+		t.Fatalf("want the 2 enqueued configs to use the budget, got %d trials", len(trials))
+	}
+	in, out := sweep.RowFromTrial(trials[0]), sweep.RowFromTrial(trials[1])
+	if in.Enqueued != sweep.EnqueuedFile || in.Outside || len(trials[0].Params) == 0 {
+		t.Errorf("in-space config: %+v, goptuna params %v; want flagged and in the sampler's history", in, trials[0].Params)
+	}
+	if !out.Outside || len(trials[1].Params) != 0 || out.Params["x"] != 2.5 {
+		t.Errorf("out-of-space config: %+v, goptuna params %v; want its own values, outside the history", out, trials[1].Params)
+	}
+	if len(xs) != 2 || xs[1] != 2.5 {
+		t.Errorf("trainer configs' x = %v, want the enqueued 2.5 on the second", xs)
+	}
+}
