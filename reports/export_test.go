@@ -180,7 +180,7 @@ func (r *exportRunner) Run(ctx context.Context, _ sweep.Lease, job runner.Job, o
 	name := runner.OutputName(job.Number)
 	for e := 1; e <= exportEpochs; e++ {
 		onEvent(runner.Event{Kind: runner.EventEpoch, Epoch: e, Epochs: exportEpochs})
-		onEvent(runner.Event{Kind: runner.EventProgress, Step: e, Total: exportEpochs, Loss: 0.1})
+		onEvent(runner.Event{Kind: runner.EventProgress, Step: e, Total: exportEpochs, Loss: 0.2 / float64(e), LR: 1e-4 * float64(e)})
 		img := filepath.Join(out, "sample", fmt.Sprintf("%s_e%06d_00_1000.png", name, e))
 		if err := os.WriteFile(img, []byte("png"), 0o644); err != nil {
 			return fail(err)
