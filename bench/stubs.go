@@ -9,5 +9,4 @@ var errTODO = errors.New("not yet")
 
 func Trainer(ctx context.Context, c Config) (Result, error)     { return Result{}, errTODO }
 func Pruning(ctx context.Context, c Config) (Result, error)     { return Result{}, errTODO }
-func Overhead(ctx context.Context, c Config) (Result, error)    { return Result{}, errTODO }
 func Utilisation(ctx context.Context, c Config) (Result, error) { return Result{}, errTODO }
