@@ -505,7 +505,10 @@ func (ex *TrialExport) Header() []string {
 		value = "value " + strconv.FormatFloat(*ex.Value, 'g', 6, 64)
 	}
 	script := "train_network.py"
-	if ex.SDXL {
+	switch {
+	case ex.Trainer.Kind == runner.KindBuiltin:
+		script = "lorasweep train-builtin"
+	case ex.SDXL:
 		script = "sdxl_train_network.py"
 	}
 	lines := []string{

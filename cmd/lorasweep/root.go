@@ -43,6 +43,7 @@ environment variable (default sqlite://lorasweep.db).`,
 		newEvalCmd(),
 		newReportCmd(),
 		newExportCmd(),
+		newServeCmd(),
 	)
 	return root
 }
