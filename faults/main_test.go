@@ -81,6 +81,7 @@ ignore_term) trap '' TERM ;;
 fork) sh -c 'echo "$$ grandchild" >> "$PLAN/pids"; exec sleep 600' & ;;
 esac
 echo "fault trainer: trial $trial mode $mode"
+[ "$mode" = envdump ] && env
 e=1
 while [ $e -le $epochs ]; do
   echo "epoch $e/$epochs"
