@@ -609,7 +609,9 @@ func parallelChart(d *Data, maxLines int) (*Chart, error) {
 		}
 		p.Add(l)
 	}
-	svg, err := svgOf(p, chartW, chartH)
+	// Room for every axis name: labels of neighbouring axes must not meet.
+	w := max(chartW, vg.Length(len(ax)+1)*3*vg.Centimeter)
+	svg, err := svgOf(p, w, chartH)
 	if err != nil {
 		return nil, err
 	}

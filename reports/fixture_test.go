@@ -49,10 +49,16 @@ func fixtureSpec(root string) *sweep.Spec {
 // writePNG writes a small deterministic image.
 func writePNG(t testing.TB, path string, seed int) {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 24, 24))
-	for y := 0; y < 24; y++ {
-		for x := 0; x < 24; x++ {
-			img.Set(x, y, color.RGBA{R: uint8(seed * 37), G: uint8(x * 10), B: uint8(y*10 + seed), A: 255})
+	writePNGSize(t, path, seed, 24)
+}
+
+// writePNGSize writes a deterministic size×size gradient.
+func writePNGSize(t testing.TB, path string, seed, size int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, size, size))
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			img.Set(x, y, color.RGBA{R: uint8(seed * 37), G: uint8(x * 240 / size), B: uint8(y*240/size + seed), A: 255})
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -427,6 +427,16 @@ func buildGrid(pg *page, d *Data, opts Options) error {
 		}
 		return out
 	}
+	// Encode every thumbnail the grid needs up front, in parallel.
+	var paths []string
+	for i, t := range rows {
+		for _, s := range t.Samples {
+			if (t.BestEpoch != nil && s.Epoch == *t.BestEpoch) || i < opts.EpochTrials || t.Baseline {
+				paths = append(paths, s.Path)
+			}
+		}
+	}
+	th.prefetch(paths)
 	for i, t := range rows {
 		epochs := sampleEpochs(t)
 		show := 0
@@ -510,12 +520,12 @@ func buildCharts(pg *page, d *Data, opts Options) error {
 			}
 		}
 		return thinXYs(xys, 400)
-	}, true)
+	}, false)
 	if err != nil {
 		return err
 	}
 	if loss != nil {
-		loss.Caption = "Training loss (sd-scripts' running average) of the best trials; log scale."
+		loss.Caption = "Training loss (sd-scripts' running average) of the best trials."
 		pg.Curves = append(pg.Curves, *loss)
 	}
 	lr, err := curveChart("Learning rate schedule", "learning rate", curves, func(t *Trial) plotter.XYs {

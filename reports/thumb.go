@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	"golang.org/x/image/draw"
 )
@@ -41,6 +43,44 @@ func (t *thumbnailer) thumb(path string) template.URL {
 	return u
 }
 
+// prefetch encodes the thumbnails of paths on all CPUs; thumb then finds
+// them done. Results do not depend on the order the workers finish in.
+func (t *thumbnailer) prefetch(paths []string) {
+	var todo []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if _, ok := t.done[p]; !ok && !seen[p] {
+			seen[p] = true
+			todo = append(todo, p)
+		}
+	}
+	out := make([]template.URL, len(todo))
+	errs := make([]bool, len(todo))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				u, err := thumbnail(todo[i], t.px)
+				out[i], errs[i] = u, err != nil
+			}
+		}()
+	}
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, p := range todo {
+		t.done[p] = out[i]
+		if errs[i] {
+			t.missing[p] = true
+		}
+	}
+}
+
 // thumbnail decodes a PNG, scales it down to fit px×px (never up) and
 // returns it re-encoded as a base64 PNG data URL.
 func thumbnail(path string, px int) (template.URL, error) {
@@ -63,9 +103,11 @@ func thumbnail(path string, px int) (template.URL, error) {
 		}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
+	// BiLinear is a true (area-aware) kernel, so a 4× shrink does not alias,
+	// at a third of CatmullRom's cost.
+	draw.BiLinear.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
 	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	if err := enc.Encode(&buf, dst); err != nil {
 		return "", fmt.Errorf("encode thumbnail: %w", err)
 	}
