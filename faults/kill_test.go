@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -170,12 +169,7 @@ func TestKillNineResume(t *testing.T) {
 		orphans = append(orphans, tv.Number)
 	}
 	if len(orphans) > 0 {
-		msg := fmt.Sprintf("KNOWN BUG: trials %v were claimed but killed before their run was recorded; the immediate resume left them running", orphans)
-		if os.Getenv("LORASWEEP_FAULTS_STRICT") != "" {
-			t.Error(msg)
-		} else {
-			t.Log(msg)
-		}
+		knownBug(t, "trials %v were claimed but killed before their run was recorded; the immediate resume left them running", orphans)
 		time.Sleep(31 * time.Second)
 		if out, code := s.run(2*time.Minute, "run", s.spec); code != 0 {
 			t.Fatalf("resume after the stale window exited %d:\n%s", code, out)

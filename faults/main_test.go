@@ -108,6 +108,7 @@ while [ $e -le $epochs ]; do
     garbage) head -c 65536 /dev/urandom; head -c 3000000 /dev/zero | tr '\000' 'x'; echo; echo "garbage done"; exit 7 ;;
     fill) dd if=/dev/zero of="$out/filler" bs=1024 count=4096 2>/dev/null; dd if=/dev/zero of=/dev/full bs=1024 count=1; exit 1 ;;
     fork) echo "leaving a grandchild behind"; exit 3 ;;
+    fillreal) dd if=/dev/zero of="$out/filler" bs=1024 count=8192; exit 1 ;;
     esac
   fi
   e=$((e+1))
@@ -399,3 +400,17 @@ func (s *sweepDir) noLeftovers(wait time.Duration) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// knownBug records a promise the product does not keep yet, listed under
+// "Open" in RELIABILITY.md: logged so the suite stays green while the fix
+// is pending, and a failure under LORASWEEP_FAULTS_STRICT=1 (run it so
+// once the fix lands, then turn the call into t.Errorf).
+func knownBug(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := "KNOWN BUG: " + fmt.Sprintf(format, args...)
+	if os.Getenv("LORASWEEP_FAULTS_STRICT") != "" {
+		t.Error(msg)
+		return
+	}
+	t.Log(msg)
+}
