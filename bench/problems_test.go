@@ -67,7 +67,7 @@ func TestStat(t *testing.T) {
 	}{
 		{"one value has no error", []float64{2}, 2, 0},
 		{"two values", []float64{1, 3}, 2, 1},
-		{"four values", []float64{1, 2, 3, 4}, 2.5, math.Sqrt(5.0/3/4)},
+		{"four values", []float64{1, 2, 3, 4}, 2.5, math.Sqrt(5.0 / 3 / 4)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

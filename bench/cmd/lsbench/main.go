@@ -4,10 +4,12 @@
 //	go build -o /tmp/lorasweep ./cmd/lorasweep
 //	go run ./bench/cmd/lsbench --quick --lorasweep /tmp/lorasweep all
 //
-// Run it from the repository root (it finds bench/python there).
-package main
+// Run it from the repository root (it finds bench/python there). The
+// go:debug line lets rand.Seed reseed the global source that goptuna's stock
+// TPE draws from, so its runs repeat.
 
 //go:debug randseednop=0
+package main
 
 import (
 	"context"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/lorasweep/lorasweep/bench"
+	"github.com/lorasweep/lorasweep/storage"
 )
 
 type study func(context.Context, bench.Config) (bench.Result, error)
@@ -86,7 +89,11 @@ func run(args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var all strings.Builder
-	fmt.Fprintf(&all, "Machine: %s. Command: lsbench %s\n\n", bench.Machine(), strings.Join(args, " "))
+	shown := make([]string, len(args))
+	for i, a := range args {
+		shown[i] = storage.Redact(a) // a DSN's password never reaches the results
+	}
+	fmt.Fprintf(&all, "Machine: %s. Command: lsbench %s\n\n", bench.Machine(), strings.Join(shown, " "))
 	for _, n := range names {
 		s, ok := studies()[n]
 		if !ok {

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lorasweep/lorasweep/sweep/tpe"
+)
+
+// fixedSpec is a command trainer that trains for exactly %s seconds (a
+// sleep), prints one epoch line and a loss that depends on the param, and is
+// scored by the loss scorer.
+const fixedSpec = `name: %s
+output_root: ./runs-%s
+trainer:
+  kind: command
+  command: [sh, -c, "echo 'epoch 1/1'; sleep %s; echo 'step 1 loss={x}'"]
+  epoch_regex: 'epoch (\d+)/(\d+)'
+  loss_regex: 'step (?P<step>\d+) loss=(?P<loss>[0-9.eE+-]+)'
+search:
+  x: {float: [0.0, 1.0]}
+sampler: {kind: tpe, seed: 1}
+objective:
+  direction: minimize
+  scorers:
+    - {kind: loss, stat: final}
+budget: {trials: %d, parallel: %d}
+gpus: none
+`
+
+// UtilisationRaw is the utilisation study's raw output.
+type UtilisationRaw struct {
+	Trials       int     `json:"trials"`
+	Slots        int     `json:"slots"`
+	TrainSeconds float64 `json:"train_seconds"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	Utilisation  float64 `json:"utilisation"`
+	Completed    int     `json:"completed"`
+}
+
+// Utilisation is study 5: a trainer that takes a fixed time (a sleep), a
+// 200-trial sweep on 4 slots (quick: 40), everything else real (controller,
+// TPE, SQLite, supervisor, log parsing, loss scoring). Utilisation = trials ×
+// training time ÷ (slots × wall time): the share of slot-time spent training;
+// the rest is process start, bookkeeping and idle gaps between trials.
+func Utilisation(ctx context.Context, c Config) (Result, error) {
+	trials, slots, train := 200, 4, 0.5
+	if c.Quick {
+		trials = 40
+	}
+	var raw []UtilisationRaw
+	t := Table{
+		Title:  "Slot utilisation: fixed-time trainer, 4 slots",
+		Note:   "Share of slot-time spent training = trials × training time ÷ (slots × sweep wall time). The trainer is `sh -c 'sleep T'` behind the command adapter; the controller, TPE, SQLite store, supervisor, log parsing and loss scoring are the real ones.",
+		Header: []string{"training time per trial", "trials", "sweep wall time", "ideal wall time", "utilisation"},
+	}
+	for _, secs := range []float64{train, 4 * train} {
+		name := fmt.Sprintf("util-%g", secs)
+		path := filepath.Join(c.WorkDir, name+".yaml")
+		n := trials
+		if secs > train {
+			// The longer trainer shows the fixed cost's share shrinking;
+			// fewer trials (a multiple of the slots) keep it short.
+			n = trials / 4 / slots * slots
+		}
+		text := fmt.Sprintf(fixedSpec, name, name, fmt.Sprintf("%g", secs), n, slots)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return Result{}, fmt.Errorf("write spec: %w", err)
+		}
+		run, err := runSweep(ctx, c, path, tpe.NewSampler(tpe.Options{Seed: 1, ConstantLiar: true}), nil)
+		if err != nil {
+			return Result{}, err
+		}
+		done := 0
+		for _, tr := range run.Trials {
+			if tr.HasValue {
+				done++
+			}
+		}
+		if len(run.Trials) != n {
+			return Result{}, fmt.Errorf("utilisation sweep ran %d of %d trials", len(run.Trials), n)
+		}
+		u := UtilisationRaw{Trials: n, Slots: slots, TrainSeconds: secs, WallSeconds: run.Wall.Seconds(), Completed: done}
+		u.Utilisation = float64(n) * secs / (float64(slots) * u.WallSeconds)
+		raw = append(raw, u)
+		t.Rows = append(t.Rows, []string{fmt.Sprintf("%g s", secs), fmt.Sprintf("%d (%d scored)", n, done),
+			fmt.Sprintf("%.1f s", u.WallSeconds), fmt.Sprintf("%.1f s", float64((n+slots-1)/slots)*secs), fmt.Sprintf("%.1f %%", 100*u.Utilisation)})
+	}
+	return Result{Study: "utilisation", Tables: []Table{t}, Raw: raw}, nil
+}
