@@ -164,10 +164,16 @@ func (tr *trialRun) onEvent(ev runner.Event) {
 		if ev.Total > 0 {
 			tr.totalSteps = ev.Total
 		}
-		if ev.Step > tr.lastStep && !math.IsNaN(ev.Loss) {
+		step := ev.Step
+		if step == 0 {
+			// Trainers whose lines carry no step number (command trainers
+			// without a step group): each loss line is the next step.
+			step = tr.lastStep + 1
+		}
+		if step > tr.lastStep && !math.IsNaN(ev.Loss) {
 			tr.losses = append(tr.losses, ev.Loss)
-			tr.metrics = append(tr.metrics, MetricPoint{Step: ev.Step, Loss: ev.Loss, LR: ev.LR})
-			tr.lastStep = ev.Step
+			tr.metrics = append(tr.metrics, MetricPoint{Step: step, Loss: ev.Loss, LR: ev.LR})
+			tr.lastStep = step
 		}
 	case runner.EventEpoch:
 		if ev.Epochs > 0 {

@@ -115,6 +115,11 @@ func listTrials(t *testing.T, dir string) []trialJSON {
 	if code != 0 {
 		t.Fatalf("trials exited %d: %s", code, stderr)
 	}
+	return decodeTrials(t, stdout)
+}
+
+func decodeTrials(t *testing.T, stdout string) []trialJSON {
+	t.Helper()
 	var trials []trialJSON
 	if err := json.Unmarshal([]byte(stdout), &trials); err != nil {
 		t.Fatalf("trials --format json: %v\n%s", err, stdout)
