@@ -50,7 +50,14 @@ const (
 
 // svgOf renders a plot as an SVG fragment for inlining in HTML: without the
 // XML prolog and comment, which mean nothing inside an HTML document.
-func svgOf(p *plot.Plot, w, h vg.Length) (template.HTML, error) {
+func svgOf(p *plot.Plot, w, h vg.Length) (svg template.HTML, err error) {
+	// gonum/plot panics on some degenerate data (a log axis over an empty or
+	// one-value range); one odd chart must not take the whole report down.
+	defer func() {
+		if r := recover(); r != nil {
+			svg, err = "", fmt.Errorf("render chart: %v", r)
+		}
+	}()
 	c := vgsvg.New(w, h)
 	p.Draw(draw.New(c))
 	var b bytes.Buffer
@@ -680,7 +687,7 @@ func curveChart(title, ylabel string, ts []*Trial, pick func(t *Trial) plotter.X
 	if n == 0 {
 		return nil, nil
 	}
-	if logY {
+	if logY && spansDecades(ts, pick) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
@@ -690,6 +697,18 @@ func curveChart(title, ylabel string, ts []*Trial, pick func(t *Trial) plotter.X
 		return nil, err
 	}
 	return &Chart{Title: title, SVG: svg}, nil
+}
+
+// spansDecades says whether a log Y axis can be drawn: every value positive
+// and not all equal (gonum's log ticks panic on a one-value range).
+func spansDecades(ts []*Trial, pick func(t *Trial) plotter.XYs) bool {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, t := range ts {
+		for _, xy := range pick(t) {
+			lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)
+		}
+	}
+	return lo > 0 && hi > lo*1.0001 && !math.IsInf(hi, 0)
 }
 
 // timelineChart shows which trial ran on which GPU (or CPU slot) and when:
