@@ -56,7 +56,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	if len(trials) >= budget {
-		knownBug(t, "the sweep kept launching on a full disk: %d trials of budget %d, all disk-full", len(trials), budget)
+		t.Errorf("the sweep kept launching on a full disk: %d trials of budget %d, all disk-full", len(trials), budget)
 	}
 	s.noLeftovers(5 * time.Second)
 }

@@ -400,17 +400,3 @@ func (s *sweepDir) noLeftovers(wait time.Duration) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// knownBug records a promise the product does not keep yet, listed under
-// "Open" in RELIABILITY.md: logged so the suite stays green while the fix
-// is pending, and a failure under LORASWEEP_FAULTS_STRICT=1 (run it so
-// once the fix lands, then turn the call into t.Errorf).
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := "KNOWN BUG: " + fmt.Sprintf(format, args...)
-	if os.Getenv("LORASWEEP_FAULTS_STRICT") != "" {
-		t.Error(msg)
-		return
-	}
-	t.Log(msg)
-}

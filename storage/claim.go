@@ -23,6 +23,16 @@ import (
 // reaped as interrupted and re-enqueued stops counting, and its retry counts
 // once claimed, so an interrupted trial costs the budget once.
 func (s *Store) Claim(ctx context.Context, studyID, budget int) (sweep.ClaimResult, error) {
+	return s.ClaimAs(ctx, studyID, budget, "", "")
+}
+
+// ClaimAs is Claim that also records, in the same transaction, which worker
+// on which host holds the trial (a run row whose details StartRun fills in
+// later). A worker killed between claiming and starting its trainer then
+// still leaves a trial its host can recognise as orphaned on the next start,
+// instead of one only the stale-heartbeat reaper frees. An empty workerID
+// records nothing.
+func (s *Store) ClaimAs(ctx context.Context, studyID, budget int, workerID, host string) (sweep.ClaimResult, error) {
 	var res sweep.ClaimResult
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		res = sweep.ClaimResult{}
@@ -59,7 +69,7 @@ func (s *Store) Claim(ctx context.Context, studyID, budget int) (sweep.ClaimResu
 				return err
 			}
 			res = sweep.ClaimResult{TrialID: w.ID, Number: w.Number, Granted: true, Enqueued: true}
-			return nil
+			return s.recordClaimant(ctx, tx, w.ID, workerID, host, now)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -73,7 +83,7 @@ func (s *Store) Claim(ctx context.Context, studyID, budget int) (sweep.ClaimResu
 			return err
 		}
 		res = sweep.ClaimResult{TrialID: id, Number: num, Granted: true}
-		return nil
+		return s.recordClaimant(ctx, tx, id, workerID, host, now)
 	})
 	if err == goptuna.ErrInvalidStudyID {
 		return sweep.ClaimResult{}, err
@@ -82,6 +92,17 @@ func (s *Store) Claim(ctx context.Context, studyID, budget int) (sweep.ClaimResu
 		return sweep.ClaimResult{}, fmt.Errorf("claim trial: %w", err)
 	}
 	return res, nil
+}
+
+// recordClaimant writes the claiming worker's run row (see ClaimAs).
+func (s *Store) recordClaimant(ctx context.Context, tx *sqlx.Tx, trialID int, workerID, host string, now int64) error {
+	if workerID == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO runs (trial_id, worker_id, host, started, heartbeat) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (trial_id) DO UPDATE SET worker_id = excluded.worker_id, host = excluded.host,
+		started = excluded.started, heartbeat = excluded.heartbeat`), trialID, workerID, host, now, now)
+	return err
 }
 
 // CountTrials reports how many trials of the study count against the budget

@@ -80,6 +80,9 @@ const (
 	StopDrained  StopReason = "drained on request"
 	StopAborted  StopReason = "aborted on request"
 	StopFailures StopReason = "too many failures in a row"
+	// StopDiskFull: a trial could not write its outputs. Every later trial
+	// would fail the same way within seconds and burn the budget.
+	StopDiskFull StopReason = "disk full: free space, then run again to resume"
 )
 
 // Controller runs a sweep: for every free slot it claims a trial within the
@@ -353,7 +356,7 @@ func (c *Controller) runOne(ctx context.Context) (TrialSummary, bool, error) {
 	if !c.mayLaunch(ctx) {
 		return TrialSummary{}, false, nil
 	}
-	claim, err := c.Store.Claim(ctx, c.study.ID, c.Spec.Budget.Trials)
+	claim, err := c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials, c.WorkerID, c.Host)
 	if err != nil {
 		return TrialSummary{}, false, fmt.Errorf("claim trial: %w", err)
 	}

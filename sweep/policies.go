@@ -204,7 +204,7 @@ func (c *Controller) claimRepeat(ctx context.Context) (ClaimResult, error) {
 			return ClaimResult{}, nil
 		}
 		// A main-phase trial may have been reaped and re-enqueued meanwhile.
-		claim, err := c.Store.Claim(ctx, c.study.ID, c.Spec.Budget.Trials)
+		claim, err := c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials, c.WorkerID, c.Host)
 		if err != nil || claim.Granted {
 			return claim, err
 		}
@@ -234,7 +234,7 @@ func (c *Controller) claimRepeat(ctx context.Context) (ClaimResult, error) {
 				return ClaimResult{}, nil
 			}
 		}
-		return c.Store.Claim(ctx, c.study.ID, c.Spec.Budget.Trials+repeats)
+		return c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials+repeats, c.WorkerID, c.Host)
 	}
 }
 

@@ -102,6 +102,10 @@ type Store interface {
 	// Trials that ended FAIL(interrupted) and were re-enqueued do not count;
 	// their retry does.
 	Claim(ctx context.Context, studyID, budget int) (ClaimResult, error)
+	// ClaimAs is Claim that records the claiming worker and host with the
+	// trial in the same transaction, so a worker killed before its trainer
+	// starts leaves a trial its host recognises as orphaned.
+	ClaimAs(ctx context.Context, studyID, budget int, workerID, host string) (ClaimResult, error)
 	// CountTrials reports how many trials of the study count against the
 	// budget, and how many are finished.
 	CountTrials(ctx context.Context, studyID int) (counted, finished int, err error)

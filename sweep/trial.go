@@ -530,6 +530,9 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	}
 	sum.State, sum.Reason, sum.Detail = state, reason, run.Detail
 
+	if reason == string(runner.ReasonDiskFull) {
+		c.setStop(StopDiskFull)
+	}
 	c.mu.Lock()
 	if state == goptuna.TrialStateFail {
 		c.failsInARow++
