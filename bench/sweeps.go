@@ -107,7 +107,7 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 		return sweepRun{}, err
 	}
 	ctl := &sweep.Controller{
-		Spec: spec, Store: store, Runner: poolRunner{pool}, Scorer: obj,
+		Spec: spec, Store: store, Runner: sweep.PoolRunner{Pool: pool}, Scorer: obj,
 		Sampler: sampler, Pruner: pruner, Logger: logger,
 		WorkerID: "lsbench", Host: "lsbench",
 		// As `run` does: one goroutine more than slots, so a trial's final
@@ -120,21 +120,6 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 		return sweepRun{}, fmt.Errorf("sweep %s: %w", spec.Name, err)
 	}
 	return sweepRun{Trials: res.Trials, Wall: time.Since(start)}, nil
-}
-
-// poolRunner adapts *runner.Pool to sweep.Runner (as cmd/lorasweep does).
-type poolRunner struct{ p *runner.Pool }
-
-func (r poolRunner) Acquire(ctx context.Context) (sweep.Lease, error) {
-	l, err := r.p.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-func (r poolRunner) Run(ctx context.Context, lease sweep.Lease, job runner.Job, onEvent func(runner.Event)) runner.Outcome {
-	return r.p.Run(ctx, lease.(*runner.Lease), job, onEvent)
 }
 
 // bestSoFar turns a sweep's trials (any order) into the best value after

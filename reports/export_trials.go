@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"time"
 
@@ -88,7 +87,11 @@ func WriteTrialsJSON(w io.Writer, trials []TrialListing) error {
 // param a trial carries, sorted), then duration, reason, baseline and the
 // run's files. Numbers are written in full precision.
 func WriteTrialsCSV(w io.Writer, spec *sweep.Spec, trials []TrialListing) error {
-	names := listingParamNames(spec, trials)
+	params := make([]map[string]any, len(trials))
+	for i, t := range trials {
+		params[i] = t.Params
+	}
+	names := sweep.ParamColumns(spec, params)
 	cw := csv.NewWriter(w)
 	header := append([]string{"rank", "number", "state", "value", "best_epoch"}, names...)
 	header = append(header, "duration_s", "reason", "baseline", "host", "trial_dir", "checkpoint")
@@ -138,28 +141,4 @@ func csvValue(v any) string {
 		return string(data)
 	}
 	return s
-}
-
-func listingParamNames(spec *sweep.Spec, trials []TrialListing) []string {
-	seen := map[string]bool{}
-	var names []string
-	if spec != nil {
-		for _, p := range spec.Search {
-			if !seen[p.Name] {
-				seen[p.Name] = true
-				names = append(names, p.Name)
-			}
-		}
-	}
-	var extra []string
-	for _, t := range trials {
-		for k := range t.Params {
-			if !seen[k] {
-				seen[k] = true
-				extra = append(extra, k)
-			}
-		}
-	}
-	sort.Strings(extra)
-	return append(names, extra...)
 }

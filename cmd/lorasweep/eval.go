@@ -215,7 +215,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 	}
 	host, _ := os.Hostname()
 	ctl := &sweep.Controller{
-		Spec: &one, Store: store, Runner: poolRunner{pool}, Scorer: obj,
+		Spec: &one, Store: store, Runner: sweep.PoolRunner{Pool: pool}, Scorer: obj,
 		// Never asked: the only trial is the enqueued one.
 		Sampler:  sampling.NewRandom(sampling.RandomOptions{}),
 		Logger:   logger,

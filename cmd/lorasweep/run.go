@@ -176,7 +176,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	ctl := &sweep.Controller{
 		Spec:    spec,
 		Store:   store,
-		Runner:  poolRunner{pool},
+		Runner:  sweep.PoolRunner{Pool: pool},
 		Scorer:  obj,
 		Sampler: sampler,
 		Pruner:  pruner,
@@ -246,21 +246,6 @@ func stopLine(s sweep.StopReason) string {
 		return "stopped"
 	}
 	return "stopped: " + string(s)
-}
-
-// poolRunner adapts *runner.Pool to the controller's Runner interface.
-type poolRunner struct{ p *runner.Pool }
-
-func (r poolRunner) Acquire(ctx context.Context) (sweep.Lease, error) {
-	l, err := r.p.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-func (r poolRunner) Run(ctx context.Context, lease sweep.Lease, job runner.Job, onEvent func(runner.Event)) runner.Outcome {
-	return r.p.Run(ctx, lease.(*runner.Lease), job, onEvent)
 }
 
 // enqueueFiles opens (or creates) the study and enqueues the --enqueue

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lorasweep/lorasweep/reports"
 	"github.com/lorasweep/lorasweep/sweep"
 )
 
@@ -35,20 +33,23 @@ that reaches the storage (--storage or LORASWEEP_STORAGE).`,
 				return err
 			}
 			defer store.Close()
+			out := cmd.OutOrStdout()
+			if format != "table" {
+				// The same listing `export --format csv|json` writes.
+				listing, err := reports.ListTrials(cmd.Context(), store, id)
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return reports.WriteTrialsJSON(out, listing)
+				}
+				return reports.WriteTrialsCSV(out, spec, listing)
+			}
 			trials, err := store.GetAllTrials(id)
 			if err != nil {
 				return fmt.Errorf("read trials: %w", err)
 			}
 			rows := sweep.Rank(trials, sweep.Direction(spec.Objective.Direction))
-			out := cmd.OutOrStdout()
-			switch format {
-			case "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			case "csv":
-				return writeTrialsCSV(out, rows, spec)
-			}
 			return writeTrialsTable(out, rows, spec)
 		},
 	}
@@ -56,28 +57,6 @@ that reaches the storage (--storage or LORASWEEP_STORAGE).`,
 	cmd.Flags().StringVar(&name, "sweep", "", "sweep name")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or csv")
 	return cmd
-}
-
-// paramNames lists the search space's params in spec order, then any other
-// param the trials carry (enqueued configs), sorted.
-func paramNames(rows []sweep.TrialRow, spec *sweep.Spec) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, p := range spec.Search {
-		seen[p.Name] = true
-		names = append(names, p.Name)
-	}
-	var extra []string
-	for _, r := range rows {
-		for k := range r.Params {
-			if !seen[k] {
-				seen[k] = true
-				extra = append(extra, k)
-			}
-		}
-	}
-	sort.Strings(extra)
-	return append(names, extra...)
 }
 
 func formatOptFloat(v *float64) string {
@@ -115,7 +94,11 @@ func trialNote(r sweep.TrialRow) string {
 
 // writeTrialsTable prints the ranking as an aligned table.
 func writeTrialsTable(w io.Writer, rows []sweep.TrialRow, spec *sweep.Spec) error {
-	names := paramNames(rows, spec)
+	params := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		params[i] = r.Params
+	}
+	names := sweep.ParamColumns(spec, params)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := []string{"rank", "trial", "state", "value", "epoch"}
 	header = append(header, names...)
@@ -143,39 +126,4 @@ func writeTrialsTable(w io.Writer, rows []sweep.TrialRow, spec *sweep.Spec) erro
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
-}
-
-// writeTrialsCSV writes one row per trial with a column per param.
-func writeTrialsCSV(w io.Writer, rows []sweep.TrialRow, spec *sweep.Spec) error {
-	names := paramNames(rows, spec)
-	cw := csv.NewWriter(w)
-	header := append([]string{"number", "state", "value", "best_epoch"}, names...)
-	header = append(header, "duration_s", "reason", "baseline")
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		val := ""
-		if r.Value != nil {
-			val = strconv.FormatFloat(*r.Value, 'g', -1, 64)
-		}
-		epoch := ""
-		if r.BestEpoch != nil {
-			epoch = strconv.Itoa(*r.BestEpoch)
-		}
-		rec := []string{strconv.Itoa(r.Number), r.State, val, epoch}
-		for _, n := range names {
-			if v, ok := r.Params[n]; ok {
-				rec = append(rec, fmt.Sprint(v))
-			} else {
-				rec = append(rec, "")
-			}
-		}
-		rec = append(rec, strconv.FormatFloat(r.Duration, 'f', 3, 64), r.Reason, strconv.FormatBool(r.Baseline))
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
 }
