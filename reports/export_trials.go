@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/lorasweep/lorasweep/kohya"
 	"github.com/lorasweep/lorasweep/sweep"
@@ -17,22 +16,12 @@ import (
 // it: ranked best first, with its params, value, state, best epoch and the
 // files its run left.
 type TrialListing struct {
-	Rank       int            `json:"rank,omitempty"` // 1-based among trials with a value; 0 without
-	Number     int            `json:"number"`
-	State      string         `json:"state"`
-	Value      *float64       `json:"value"`
-	BestEpoch  *int           `json:"best_epoch,omitempty"`
-	Params     map[string]any `json:"params"`
-	Started    time.Time      `json:"started"`
-	Duration   float64        `json:"duration_s,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
-	Baseline   bool           `json:"baseline,omitempty"`
-	Enqueued   string         `json:"enqueued,omitempty"`
-	Outside    bool           `json:"outside_space,omitempty"`
-	Host       string         `json:"host,omitempty"`
-	TrialDir   string         `json:"trial_dir,omitempty"`
-	Checkpoint string         `json:"checkpoint,omitempty"`
-	Model      string         `json:"model,omitempty"`
+	Rank int `json:"rank,omitempty"` // 1-based among trials with a value; 0 without
+	sweep.TrialRow
+	Host       string `json:"host,omitempty"`
+	TrialDir   string `json:"trial_dir,omitempty"`
+	Checkpoint string `json:"checkpoint,omitempty"`
+	Model      string `json:"model,omitempty"`
 }
 
 // ListTrials reads every trial of a sweep, ranked best first, with its run.
@@ -56,8 +45,7 @@ func ListTrials(ctx context.Context, store ExportStore, studyID int) ([]TrialLis
 	rows := sweep.Rank(trials, dir)
 	out := make([]TrialListing, len(rows))
 	for i, r := range rows {
-		l := TrialListing{Number: r.Number, State: r.State, Value: r.Value, BestEpoch: r.BestEpoch, Params: r.Params,
-			Started: r.Started, Duration: r.Duration, Reason: r.Reason, Baseline: r.Baseline, Enqueued: r.Enqueued, Outside: r.Outside}
+		l := TrialListing{TrialRow: r}
 		if r.Value != nil {
 			l.Rank = i + 1
 		}
