@@ -33,6 +33,16 @@ func (s *Store) Claim(ctx context.Context, studyID, budget int) (sweep.ClaimResu
 // instead of one only the stale-heartbeat reaper frees. An empty workerID
 // records nothing.
 func (s *Store) ClaimAs(ctx context.Context, studyID, budget int, workerID, host string) (sweep.ClaimResult, error) {
+	// The stamp is fixed across attempts: if a COMMIT's answer is lost with
+	// the connection, the retry finds the run row the first attempt wrote
+	// (this worker, this stamp) and returns that trial, instead of
+	// claiming a second one and leaving the first RUNNING with nobody on it.
+	return s.claimAt(ctx, studyID, budget, workerID, host, s.claimStamp())
+}
+
+// claimAt is ClaimAs with its claim stamp given: calling it again with the
+// same worker and stamp after it committed returns the same trial.
+func (s *Store) claimAt(ctx context.Context, studyID, budget int, workerID, host string, now int64) (sweep.ClaimResult, error) {
 	var res sweep.ClaimResult
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		res = sweep.ClaimResult{}
@@ -45,6 +55,21 @@ func (s *Store) ClaimAs(ctx context.Context, studyID, budget int, workerID, host
 		if n, _ := r.RowsAffected(); n == 0 {
 			return goptuna.ErrInvalidStudyID
 		}
+		if workerID != "" {
+			var done struct {
+				ID     int `db:"trial_id"`
+				Number int `db:"number"`
+			}
+			err := tx.GetContext(ctx, &done, s.rebind(`SELECT t.trial_id, t.number FROM runs r JOIN trials t ON t.trial_id = r.trial_id
+				WHERE t.study_id = ? AND r.worker_id = ? AND r.started = ? AND t.state = 0`), studyID, workerID, now)
+			if err == nil {
+				res = sweep.ClaimResult{TrialID: done.ID, Number: done.Number, Granted: true, Enqueued: s.hasFixedParams(ctx, tx, done.ID)}
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		if budget > 0 {
 			var counted int
 			if err := tx.GetContext(ctx, &counted, s.rebind(`SELECT COUNT(*) FROM trials
@@ -55,7 +80,6 @@ func (s *Store) ClaimAs(ctx context.Context, studyID, budget int, workerID, host
 				return nil
 			}
 		}
-		now := micro(time.Now())
 		var w struct {
 			ID     int `db:"trial_id"`
 			Number int `db:"number"`
@@ -92,6 +116,30 @@ func (s *Store) ClaimAs(ctx context.Context, studyID, budget int, workerID, host
 		return sweep.ClaimResult{}, fmt.Errorf("claim trial: %w", err)
 	}
 	return res, nil
+}
+
+// claimStamp is the claim's start time in stored microseconds, strictly
+// increasing within this Store, so that (worker, stamp) names one claim.
+func (s *Store) claimStamp() int64 {
+	for {
+		last := s.lastClaim.Load()
+		now := micro(time.Now())
+		if now <= last {
+			now = last + 1
+		}
+		if s.lastClaim.CompareAndSwap(last, now) {
+			return now
+		}
+	}
+}
+
+// hasFixedParams reports whether a trial was enqueued (it carries fixed
+// params or lorasweep:params), as ClaimResult.Enqueued says.
+func (s *Store) hasFixedParams(ctx context.Context, tx *sqlx.Tx, trialID int) bool {
+	var n int
+	err := tx.GetContext(ctx, &n, s.rebind(`SELECT COUNT(*) FROM trial_attrs WHERE trial_id = ? AND attr_key IN (?, ?)`),
+		trialID, AttrFixedParams, "lorasweep:params")
+	return err == nil && n > 0
 }
 
 // recordClaimant writes the claiming worker's run row (see ClaimAs).

@@ -31,5 +31,15 @@
 //   - Times are stored as Unix microseconds (BIGINT) so both databases agree.
 //   - SQLite opens with WAL, synchronous=FULL, busy_timeout and BEGIN IMMEDIATE
 //     for every write transaction; several processes may share one file.
+//   - A lost connection (server restarting, network drop) is retried with
+//     backoff for up to two minutes, by reads and writes alike. A write
+//     whose COMMIT answer was lost may be re-run: upserts and heartbeats are
+//     idempotent; a compare-and-set state change re-run finds itself done and
+//     reports goptuna.ErrTrialCannotBeUpdated ("finished elsewhere"); a claim
+//     carries a per-Store stamp recorded with the claiming worker, so a
+//     re-run returns the trial the lost commit claimed instead of a second
+//     one (a claim without a worker ID cannot tell: the extra RUNNING trial
+//     is then freed by the stale reaper and re-enqueued, never lost). An
+//     enqueue re-run after a lost commit can add a duplicate WAITING trial.
 //   - A DSN's password never appears in an error: see Redact.
 package storage

@@ -3,10 +3,15 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -26,7 +31,7 @@ var _ sweep.Store = (*Store)(nil)
 // goptuna's Storage methods take no context: they run under the Store's own
 // lifetime context, which Close cancels. The project's methods take ctx.
 type Store struct {
-	db       *sqlx.DB
+	db       *retryDB
 	driver   string
 	password string
 
@@ -35,6 +40,10 @@ type Store struct {
 
 	cache *trialCache
 	dists *distCache
+
+	// lastClaim makes every claim stamp of this Store distinct (see
+	// claimStamp).
+	lastClaim atomic.Int64
 }
 
 // Open connects to dsn (sqlite://PATH, sqlite:///ABS/PATH, postgres://… or
@@ -78,7 +87,7 @@ func open(ctx context.Context, info dsnInfo) (*Store, error) {
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	return &Store{
-		db:       db,
+		db:       &retryDB{db},
 		driver:   info.driver,
 		password: info.password,
 		ctx:      lctx,
@@ -130,28 +139,95 @@ func (s *Store) write(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	})
 }
 
+// reconnectWindow bounds how long a call keeps retrying while the database
+// is unreachable (a PostgreSQL restart or failover, a network blip): long
+// enough to ride out a restart, short enough that a database gone for good
+// stops the sweep the same night with the error.
+const reconnectWindow = 2 * time.Minute
+
 // withRetry retries fn on serialization failures, deadlocks, unique
-// violations (PostgreSQL) and SQLITE_BUSY/LOCKED, with jittered backoff.
+// violations (PostgreSQL) and SQLITE_BUSY/LOCKED, with jittered backoff,
+// and on a lost connection (see transient) with backoff up to 2 s for at
+// most reconnectWindow.
+//
+// Retrying a write transaction whose COMMIT was sent but whose answer was
+// lost may run it twice. That is harmless for the idempotent writes (upserts,
+// heartbeats, compare-and-set state changes: the second attempt finds the
+// change made and reports goptuna.ErrTrialCannotBeUpdated, which the
+// controller treats as "finished elsewhere"); ClaimAs makes itself
+// idempotent with a claim stamp. See the package doc.
 func withRetry(ctx context.Context, fn func() error) error {
 	const attempts = 60
 	backoff := time.Millisecond
-	var err error
-	for i := 0; i < attempts; i++ {
+	var (
+		err       error
+		conflicts int
+		down      time.Time // first connection failure of this call
+		wait      = 50 * time.Millisecond
+	)
+	for {
 		err = fn()
-		if err == nil || !retryable(err) {
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		d := backoff + time.Duration(rand.Int64N(int64(backoff)))
+		var d time.Duration
+		switch {
+		case transient(err):
+			if down.IsZero() {
+				down = time.Now()
+			} else if time.Since(down) > reconnectWindow {
+				return fmt.Errorf("database unreachable for %v: %w", reconnectWindow, err)
+			}
+			d = wait + time.Duration(rand.Int64N(int64(wait)))
+			if wait < time.Second {
+				wait *= 2
+			}
+		case retryable(err):
+			conflicts++
+			if conflicts >= attempts {
+				return fmt.Errorf("retry transaction %d times: %w", attempts, err)
+			}
+			d = backoff + time.Duration(rand.Int64N(int64(backoff)))
+			if backoff < 100*time.Millisecond {
+				backoff *= 2
+			}
+		default:
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(d):
 		}
-		if backoff < 100*time.Millisecond {
-			backoff *= 2
-		}
 	}
-	return fmt.Errorf("retry transaction %d times: %w", attempts, err)
+}
+
+// transient reports whether err means the connection to the database was
+// lost or could not be made — the server is restarting, shutting down, not
+// yet accepting connections, or the network dropped — rather than that the
+// statement itself failed.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(string(pe.Code), "08"): // connection exception
+			return true
+		case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin/crash shutdown, cannot connect now
+			return true
+		case pe.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne *net.OpError
+	return errors.As(err, &ne)
 }
 
 func retryable(err error) bool {
@@ -173,6 +249,52 @@ func retryable(err error) bool {
 		return se.Code() == 2067 || se.Code() == 1555
 	}
 	return strings.Contains(err.Error(), "database is locked")
+}
+
+// retryDB is the Store's handle: statements run outside a transaction
+// (reads, single upserts) are retried by withRetry, so a lost connection
+// stalls them for up to reconnectWindow instead of failing the sweep. Only
+// idempotent statements run outside s.write.
+type retryDB struct{ *sqlx.DB }
+
+func (d *retryDB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	return withRetry(ctx, func() error { return d.DB.GetContext(ctx, dest, query, args...) })
+}
+
+func (d *retryDB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return withRetry(ctx, func() error { return d.DB.SelectContext(ctx, dest, query, args...) })
+}
+
+func (d *retryDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := withRetry(ctx, func() error {
+		var err error
+		res, err = d.DB.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+func (d *retryDB) NamedExecContext(ctx context.Context, query string, arg any) (sql.Result, error) {
+	var res sql.Result
+	err := withRetry(ctx, func() error {
+		var err error
+		res, err = d.DB.NamedExecContext(ctx, query, arg)
+		return err
+	})
+	return res, err
+}
+
+// QueryContext retries opening the result set; an error while iterating it
+// is the caller's.
+func (d *retryDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	var rows *sql.Rows
+	err := withRetry(ctx, func() error {
+		var err error
+		rows, err = d.DB.QueryContext(ctx, query, args...)
+		return err
+	})
+	return rows, err
 }
 
 // micro converts a time to the stored Unix microseconds.
