@@ -44,6 +44,9 @@ type PoolConfig struct {
 	GPUs    GPUSpec
 	// Parallel caps the number of slots (0 = as many as there are leases).
 	Parallel int
+	// CPUs is the number of CPU slots the machine has room for (0 =
+	// runtime.NumCPU()): parallel never exceeds it for CPU-slot trainers.
+	CPUs int
 	// Self is the lorasweep binary, re-executed as `Self supervise …` to hold
 	// each trainer's process group and, for the builtin trainer, as
 	// `Self train-builtin --config_file trial.toml`. Empty runs trainers
@@ -136,9 +139,19 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 
 func (p *Pool) buildSlots(ctx context.Context) error {
 	cfg := p.cfg
+	cores := cfg.CPUs
+	if cores <= 0 {
+		cores = runtime.NumCPU()
+	}
 	cpuSlots := func(n int) {
 		if n <= 0 {
 			n = 1
+		}
+		if n > cores {
+			// More CPU trainers than cores only makes each slower and the
+			// trial durations (and deadline predictions) meaningless.
+			p.skipped = append(p.skipped, fmt.Sprintf("parallel %d capped at %d: the machine has %d CPU cores", n, cores, cores))
+			n = cores
 		}
 		for i := 0; i < n; i++ {
 			p.slots = append(p.slots, SlotInfo{Slot: i, GPUs: []string{"cpu" + strconv.Itoa(i)}, CPU: true})
@@ -148,7 +161,7 @@ func (p *Pool) buildSlots(ctx context.Context) error {
 	if cfg.Trainer.Kind == KindBuiltin {
 		n := cfg.Parallel
 		if n <= 0 {
-			n = runtime.NumCPU()
+			n = cores
 		}
 		cpuSlots(n)
 		return nil

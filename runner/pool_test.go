@@ -36,6 +36,7 @@ func TestPoolSlots(t *testing.T) {
 		kind     string
 		gpus     GPUSpec
 		parallel int
+		cpus     int      // CPU cores the pool is told the machine has (default 4)
 		want     []string // each slot's GPUs joined by "+"
 		wantErr  string
 		noteHas  string
@@ -53,6 +54,8 @@ func TestPoolSlots(t *testing.T) {
 		{name: "nvidia-smi fails", smi: "oops\n", code: 9, gpus: GPUSpec{Mode: GPUsAuto}, wantErr: "exit status 9"},
 		{name: "none", smi: fourCards, gpus: GPUSpec{Mode: GPUsNone}, want: []string{"cpu0"}},
 		{name: "builtin is CPU", smi: fourCards, kind: KindBuiltin, gpus: GPUSpec{Mode: GPUsAuto}, parallel: 3, want: []string{"cpu0", "cpu1", "cpu2"}},
+		{name: "parallel never exceeds the cores", kind: KindBuiltin, gpus: GPUSpec{Mode: GPUsNone}, parallel: 8, cpus: 2, want: []string{"cpu0", "cpu1"}, noteHas: "machine has 2 CPU cores"},
+		{name: "builtin defaults to one slot a core", kind: KindBuiltin, gpus: GPUSpec{Mode: GPUsNone}, cpus: 3, want: []string{"cpu0", "cpu1", "cpu2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			smi := filepath.Join(t.TempDir(), "no-nvidia-smi")
@@ -63,7 +66,11 @@ func TestPoolSlots(t *testing.T) {
 			if kind == "" {
 				kind = KindKohya
 			}
-			p, err := NewPool(context.Background(), PoolConfig{Trainer: TrainerSpec{Kind: kind}, GPUs: tc.gpus, Parallel: tc.parallel, NvidiaSMI: smi, Env: []string{"PATH=/usr/bin:/bin"}})
+			cpus := tc.cpus
+			if cpus == 0 {
+				cpus = 4
+			}
+			p, err := NewPool(context.Background(), PoolConfig{Trainer: TrainerSpec{Kind: kind}, GPUs: tc.gpus, Parallel: tc.parallel, CPUs: cpus, NvidiaSMI: smi, Env: []string{"PATH=/usr/bin:/bin"}})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

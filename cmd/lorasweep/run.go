@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,7 @@ func newRunCmd() *cobra.Command {
 		quiet            bool
 		verbose          bool
 		enqueue          []string
+		staleAfter       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run SPEC",
@@ -47,7 +49,7 @@ recorded as interrupted and re-enqueued for the next run.`,
 				return err
 			}
 			return runSweep(cmd, spec, resolveDSN(dsn, spec), sweepOptions{
-				allowSpaceChange: allowSpaceChange, quiet: quiet, verbose: verbose, enqueue: enqueue,
+				allowSpaceChange: allowSpaceChange, quiet: quiet, verbose: verbose, enqueue: enqueue, staleAfter: staleAfter,
 			})
 		},
 	}
@@ -56,6 +58,7 @@ recorded as interrupted and re-enqueued for the next run.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and the final ranking")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every epoch scored and every trainer start and exit")
 	cmd.Flags().StringArrayVar(&enqueue, "enqueue", nil, "YAML/JSON `FILE` of known configs (a list of param: value maps) to run first; repeatable")
+	addStaleAfterFlag(cmd, &staleAfter)
 	return cmd
 }
 
@@ -66,6 +69,20 @@ type sweepOptions struct {
 	enqueue          []string
 	// worker: the spec came from storage; do not re-read it from disk.
 	worker bool
+	// staleAfter: how long a trial's heartbeat may be silent before any
+	// worker fails it as interrupted and re-enqueues it.
+	staleAfter time.Duration
+}
+
+// defaultStaleAfter is how long a trial may go without a heartbeat before
+// it is reaped; heartbeats come six times as often.
+const defaultStaleAfter = 30 * time.Second
+
+// addStaleAfterFlag registers --stale-after on run and worker.
+func addStaleAfterFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "stale-after", defaultStaleAfter,
+		"fail (and re-run) a trial whose worker has sent no heartbeat for this long; every worker checks periodically. "+
+			"Use the same value on every worker; shorter than a storage outage you expect to ride out makes live trials look dead")
 }
 
 // loadSpec parses a spec file, printing its warnings; spec errors are usage
@@ -156,6 +173,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	if err != nil {
 		return err
 	}
+	for _, n := range pool.Notes() {
+		fmt.Fprintln(stderr, "note:", n)
+	}
 	if err := pool.Preflight(ctx, spec.Base); err != nil {
 		return usageError{fmt.Errorf("preflight: %w", err)}
 	}
@@ -191,6 +211,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		// bookkeeping overlap the next trial's training.
 		Parallel: parallel + 1,
 		Drain:    drain,
+	}
+	if opts.staleAfter > 0 {
+		ctl.StaleAfter = opts.staleAfter
+		ctl.HeartbeatEvery = opts.staleAfter / 6
 	}
 	if !quiet && !verbose {
 		live := newLiveView(stderr, spec, isTerminal(stderr))
