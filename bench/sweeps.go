@@ -76,6 +76,9 @@ func demoSpec(c Config, name, pruner string, trials, parallel int) (string, erro
 type sweepRun struct {
 	Trials []sweep.TrialSummary
 	Wall   time.Duration
+	// Slots is how many slots the pool really gave (it may cap a spec's
+	// parallel at the machine's cores).
+	Slots int
 }
 
 // runSweep runs the spec at path with sampler and pruner through the real
@@ -119,7 +122,7 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 	if err != nil {
 		return sweepRun{}, fmt.Errorf("sweep %s: %w", spec.Name, err)
 	}
-	return sweepRun{Trials: res.Trials, Wall: time.Since(start)}, nil
+	return sweepRun{Trials: res.Trials, Wall: time.Since(start), Slots: len(pool.Slots())}, nil
 }
 
 // bestSoFar turns a sweep's trials (any order) into the best value after

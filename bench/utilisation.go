@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/lorasweep/lorasweep/sweep/tpe"
 )
@@ -52,9 +53,9 @@ func Utilisation(ctx context.Context, c Config) (Result, error) {
 	}
 	var raw []UtilisationRaw
 	t := Table{
-		Title:  "Slot utilisation: fixed-time trainer, 4 slots",
+		Title:  "Slot utilisation: fixed-time trainer, 4 slots asked",
 		Note:   "Share of slot-time spent training = trials × training time ÷ (slots × sweep wall time). The trainer is `sh -c 'sleep T'` behind the command adapter; the controller, TPE, SQLite store, supervisor, log parsing and loss scoring are the real ones.",
-		Header: []string{"training time per trial", "trials", "sweep wall time", "ideal wall time", "utilisation"},
+		Header: []string{"training time per trial", "slots", "trials", "sweep wall time", "ideal wall time", "utilisation"},
 	}
 	for _, secs := range []float64{train, 4 * train} {
 		name := fmt.Sprintf("util-%g", secs)
@@ -82,11 +83,13 @@ func Utilisation(ctx context.Context, c Config) (Result, error) {
 		if len(run.Trials) != n {
 			return Result{}, fmt.Errorf("utilisation sweep ran %d of %d trials", len(run.Trials), n)
 		}
-		u := UtilisationRaw{Trials: n, Slots: slots, TrainSeconds: secs, WallSeconds: run.Wall.Seconds(), Completed: done}
-		u.Utilisation = float64(n) * secs / (float64(slots) * u.WallSeconds)
+		// The pool caps CPU slots at the machine's cores: measure what it gave.
+		got := run.Slots
+		u := UtilisationRaw{Trials: n, Slots: got, TrainSeconds: secs, WallSeconds: run.Wall.Seconds(), Completed: done}
+		u.Utilisation = float64(n) * secs / (float64(got) * u.WallSeconds)
 		raw = append(raw, u)
-		t.Rows = append(t.Rows, []string{fmt.Sprintf("%g s", secs), fmt.Sprintf("%d (%d scored)", n, done),
-			fmt.Sprintf("%.1f s", u.WallSeconds), fmt.Sprintf("%.1f s", float64((n+slots-1)/slots)*secs), fmt.Sprintf("%.1f %%", 100*u.Utilisation)})
+		t.Rows = append(t.Rows, []string{fmt.Sprintf("%g s", secs), strconv.Itoa(got), fmt.Sprintf("%d (%d scored)", n, done),
+			fmt.Sprintf("%.1f s", u.WallSeconds), fmt.Sprintf("%.1f s", float64((n+got-1)/got)*secs), fmt.Sprintf("%.1f %%", 100*u.Utilisation)})
 	}
 	return Result{Study: "utilisation", Tables: []Table{t}, Raw: raw}, nil
 }
