@@ -79,12 +79,17 @@ type sweepRun struct {
 	// Slots is how many slots the pool really gave (it may cap a spec's
 	// parallel at the machine's cores).
 	Slots int
+	// Start is when the controller was started; Timings every trial's
+	// timestamps, read back from the store after the sweep.
+	Start   time.Time
+	Timings []TrialTiming
 }
 
 // runSweep runs the spec at path with sampler and pruner through the real
 // controller, runner pool (c.Lorasweep as supervisor and trainer) and
-// objective, on a fresh SQLite file, as `lorasweep run` wires them.
-func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sampler, pruner goptuna.Pruner) (sweepRun, error) {
+// objective, on a fresh SQLite file, as `lorasweep run` wires them. cpus is
+// the pool's CPU-slot cap (0: the machine's cores, as `run` does).
+func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sampler, pruner goptuna.Pruner, cpus int) (sweepRun, error) {
 	if c.Lorasweep == "" {
 		return sweepRun{}, fmt.Errorf("--lorasweep BINARY is required for studies that train")
 	}
@@ -99,7 +104,7 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 	defer store.Close()
 	logger := slog.New(slog.DiscardHandler)
 	pool, err := runner.NewPool(ctx, runner.PoolConfig{
-		Trainer: spec.Trainer, GPUs: spec.GPUs, Parallel: spec.Budget.Parallel,
+		Trainer: spec.Trainer, GPUs: spec.GPUs, Parallel: spec.Budget.Parallel, CPUs: cpus,
 		Self: c.Lorasweep, Logger: logger,
 	})
 	if err != nil {
@@ -122,7 +127,12 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 	if err != nil {
 		return sweepRun{}, fmt.Errorf("sweep %s: %w", spec.Name, err)
 	}
-	return sweepRun{Trials: res.Trials, Wall: time.Since(start), Slots: len(pool.Slots())}, nil
+	wall := time.Since(start)
+	timings, err := collectTimings(ctx, store, res.StudyID)
+	if err != nil {
+		return sweepRun{}, fmt.Errorf("sweep %s: %w", spec.Name, err)
+	}
+	return sweepRun{Trials: res.Trials, Wall: wall, Slots: len(pool.Slots()), Start: start, Timings: timings}, nil
 }
 
 // bestSoFar turns a sweep's trials (any order) into the best value after

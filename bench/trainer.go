@@ -63,7 +63,7 @@ func Trainer(ctx context.Context, c Config) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			run, err := runSweep(ctx, c, path, smp.new(int64(s)), nil)
+			run, err := runSweep(ctx, c, path, smp.new(int64(s)), nil, 0)
 			if err != nil {
 				return Result{}, err
 			}
@@ -182,7 +182,7 @@ func Pruning(ctx context.Context, c Config) (Result, error) {
 				return Result{}, err
 			}
 			smp := tpe.NewSampler(tpe.Options{Seed: int64(s), ConstantLiar: true, LogInt: map[string]bool{"network_dim": true}})
-			run, err := runSweep(ctx, c, path, smp, p.new())
+			run, err := runSweep(ctx, c, path, smp, p.new(), 0)
 			if err != nil {
 				return Result{}, err
 			}

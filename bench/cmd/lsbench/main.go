@@ -37,11 +37,12 @@ func studies() map[string]study {
 		"pruning":     bench.Pruning,
 		"overhead":    bench.Overhead,
 		"utilisation": bench.Utilisation,
+		"report":      bench.Report,
 	}
 }
 
 // order is the order "all" runs them in: cheapest first.
-var order = []string{"parallel", "efficiency", "overhead", "utilisation", "pruning", "trainer"}
+var order = []string{"parallel", "efficiency", "overhead", "utilisation", "report", "pruning", "trainer"}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
