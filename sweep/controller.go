@@ -215,6 +215,20 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 		return Result{}, err
 	}
 
+	// Reap while running, not only at start: a worker that dies during the
+	// night leaves RUNNING trials that the survivors must fail and re-run
+	// then, not on their next start.
+	reapDone := make(chan struct{})
+	reaperStopped := make(chan struct{})
+	go func() {
+		defer close(reaperStopped)
+		c.reapLoop(ctx, reapDone)
+	}()
+	defer func() {
+		close(reapDone)
+		<-reaperStopped
+	}()
+
 	var (
 		wg      sync.WaitGroup
 		resMu   sync.Mutex
@@ -296,6 +310,64 @@ func (c *Controller) reconcile(ctx context.Context) error {
 	return c.reapDeadLocal(ctx)
 }
 
+// reapLoop runs the stale-heartbeat reaper every HeartbeatEvery until done
+// is closed. A failed reap is logged and tried again next tick: the reaper
+// is a safety net, and the slots surface a storage that is really gone.
+func (c *Controller) reapLoop(ctx context.Context, done <-chan struct{}) {
+	t := time.NewTicker(c.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log().Warn("reap stale trials", "err", err)
+			}
+			continue
+		}
+		for _, r := range reaped {
+			c.log().Warn("trial interrupted: its worker stopped sending heartbeats", "trial", r.Number, "requeued", r.RetryID != 0)
+		}
+	}
+}
+
+// awaitOthers is called when the budget is fully claimed. While trials of
+// the sweep are still RUNNING — on other workers, or this one's other slots
+// — one of them may yet be reaped (its worker died) and re-enqueued, so the
+// slot waits and claims again rather than leaving that retry to a start
+// that may never come. It returns a granted claim, or none once nothing is
+// RUNNING or launching must stop.
+func (c *Controller) awaitOthers(ctx context.Context) (ClaimResult, error) {
+	for {
+		trials, err := c.Store.GetAllTrials(c.study.ID)
+		if err != nil {
+			return ClaimResult{}, fmt.Errorf("read trials: %w", err)
+		}
+		running := 0
+		for _, t := range trials {
+			if t.State == goptuna.TrialStateRunning {
+				running++
+			}
+		}
+		if running == 0 {
+			return ClaimResult{}, nil
+		}
+		if err := c.wait(ctx); err != nil || !c.mayLaunch(ctx) {
+			return ClaimResult{}, nil
+		}
+		claim, err := c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials, c.WorkerID, c.Host)
+		if err != nil || claim.Granted {
+			return claim, err
+		}
+	}
+}
+
 // mayLaunch says whether a new trial may start now, setting the stop reason
 // when it may not.
 func (c *Controller) mayLaunch(ctx context.Context) bool {
@@ -358,10 +430,18 @@ func (c *Controller) runOne(ctx context.Context) (TrialSummary, bool, error) {
 	}
 	claim, err := c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials, c.WorkerID, c.Host)
 	if err != nil {
-		return TrialSummary{}, false, fmt.Errorf("claim trial: %w", err)
+		return TrialSummary{}, false, err
 	}
 	if !claim.Granted && c.Spec.Budget.RepeatTop > 0 && c.Spec.Budget.Trials > 0 {
 		if claim, err = c.claimRepeat(ctx); err != nil {
+			return TrialSummary{}, false, err
+		}
+		if !claim.Granted && c.stopReason() != "" {
+			return TrialSummary{}, false, nil
+		}
+	}
+	if !claim.Granted && c.Spec.Budget.RepeatTop == 0 {
+		if claim, err = c.awaitOthers(ctx); err != nil {
 			return TrialSummary{}, false, err
 		}
 		if !claim.Granted && c.stopReason() != "" {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,6 +212,19 @@ func TestControllerReapsTrialsOfDeadLocalWorkers(t *testing.T) {
 			ctl.WorkerID, ctl.Host = "test:1", "test"
 			ctl.StaleAfter = time.Hour
 			ctl.Alive = func(pid int) bool { return pid != 999999 || tc.alive }
+			// With the budget claimed while the other worker's trial still
+			// runs, the controller waits for it (it may yet be reaped and
+			// re-run); the test ends that wait by draining once its own
+			// trial is done.
+			ctl.HeartbeatEvery = 20 * time.Millisecond
+			drain := make(chan struct{})
+			var once sync.Once
+			ctl.Drain = drain
+			ctl.OnTrialDone = func(sweep.TrialSummary) {
+				if !tc.reaped {
+					once.Do(func() { close(drain) })
+				}
+			}
 			res, err := ctl.Run(ctx, false)
 			if err != nil {
 				t.Fatal(err)

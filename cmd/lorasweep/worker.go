@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -11,6 +12,7 @@ func newWorkerCmd() *cobra.Command {
 	var (
 		dsn, name, outputRoot string
 		quiet, verbose        bool
+		staleAfter            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker --storage DSN --sweep NAME",
@@ -38,7 +40,7 @@ recorded as interrupted and re-enqueued), as with run.`,
 				}
 				spec.OutputRoot = abs
 			}
-			return runSweep(cmd, spec, resolveDSN(dsn, nil), sweepOptions{quiet: quiet, verbose: verbose, worker: true})
+			return runSweep(cmd, spec, resolveDSN(dsn, nil), sweepOptions{quiet: quiet, verbose: verbose, worker: true, staleAfter: staleAfter})
 		},
 	}
 	addStorageFlag(cmd, &dsn)
@@ -46,5 +48,6 @@ recorded as interrupted and re-enqueued), as with run.`,
 	cmd.Flags().StringVar(&outputRoot, "output-root", "", "directory for this worker's trial folders (default: the sweep's output_root, best on a shared filesystem)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and the final ranking")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every epoch scored and every trainer start and exit")
+	addStaleAfterFlag(cmd, &staleAfter)
 	return cmd
 }
