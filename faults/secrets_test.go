@@ -29,6 +29,8 @@ func TestDSNPasswordNeverShown(t *testing.T) {
 		{"trials --storage", nil, []string{"trials", "--storage", dsn, "--sweep", "secret"}},
 		{"validate", []string{"LORASWEEP_STORAGE=" + dsn}, []string{"validate", s.spec}},
 		{"run verbose", nil, []string{"run", "-v", "--storage", dsn, s.spec}},
+		{"report", []string{"LORASWEEP_STORAGE=" + dsn}, []string{"report", "--sweep", "secret"}},
+		{"export --storage", nil, []string{"export", "--storage", dsn, "--sweep", "secret"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -98,4 +100,64 @@ func TestTrainerEnvHasNoSecrets(t *testing.T) {
 	if !strings.Contains(log, "PATH=") {
 		t.Errorf("the trainer lost PATH:\n%.3000s", log)
 	}
+}
+
+// TestDSNPasswordNotInReportOrExport runs a sweep on a private PostgreSQL
+// server through a DSN with a password (trust auth accepts and ignores it),
+// then writes the report and every export format: neither the files nor the
+// commands' output hold the password.
+func TestDSNPasswordNotInReportOrExport(t *testing.T) {
+	pg := startPG(t)
+	s := newSweep(t, specOpts{name: "pwreport", dsn: pg.dsn, trials: 2})
+	if out, code := s.run(time.Minute, "run", s.spec); code != 0 {
+		t.Fatalf("run exited %d:\n%s", code, out)
+	}
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"report", []string{"report", "--storage", pg.dsn, "--sweep", s.name, "--out", filepath.Join(s.dir, "report.html")}},
+		{"export kohya-toml", []string{"export", "--storage", pg.dsn, "--sweep", s.name, "--format", "kohya-toml", "--out", filepath.Join(s.dir, "best.toml")}},
+		{"export gui-json", []string{"export", "--storage", pg.dsn, "--sweep", s.name, "--format", "gui-json", "--out", filepath.Join(s.dir, "best.json")}},
+		{"export args", []string{"export", "--storage", pg.dsn, "--sweep", s.name, "--format", "args"}},
+		{"export csv", []string{"export", "--storage", pg.dsn, "--sweep", s.name, "--format", "csv"}},
+		{"export json", []string{"export", "--storage", pg.dsn, "--sweep", s.name, "--format", "json"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := s.run(time.Minute, c.args...)
+			if strings.Contains(out, pgPassword) {
+				t.Errorf("output shows the password:\n%s", out)
+			}
+			// The command trainer's config is no sd-scripts config: those
+			// formats are refused, which must not leak either.
+			refused := c.name != "report" && c.name != "export csv" && c.name != "export json"
+			if code != 0 && !refused {
+				t.Errorf("exit %d:\n%s", code, out)
+			}
+		})
+	}
+	files := 0
+	err := filepath.WalkDir(s.dir, func(p string, d os.DirEntry, err error) error {
+		// The spec is the user's own file, holding the DSN they wrote.
+		if err != nil || d.IsDir() || p == s.spec {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files++
+		if strings.Contains(string(data), pgPassword) {
+			t.Errorf("%s holds the DSN password", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "report.html")); err != nil {
+		t.Errorf("no report written: %v", err)
+	}
+	t.Logf("%d files checked", files)
 }
