@@ -108,6 +108,7 @@ while [ $e -le $epochs ]; do
     garbage) head -c 65536 /dev/urandom; head -c 3000000 /dev/zero | tr '\000' 'x'; echo; echo "garbage done"; exit 7 ;;
     fill) dd if=/dev/zero of="$out/filler" bs=1024 count=4096 2>/dev/null; dd if=/dev/zero of=/dev/full bs=1024 count=1; exit 1 ;;
     fork) echo "leaving a grandchild behind"; exit 3 ;;
+    xss) echo "<script>document.body.setAttribute('data-pwned','log')</script><img src=x onerror=\"document.body.setAttribute('data-pwned','logimg')\">"; exit 1 ;;
     fillreal) dd if=/dev/zero of="$out/filler" bs=1024 count=8192; exit 1 ;;
     esac
   fi
