@@ -146,6 +146,30 @@ type Controller struct {
 	freed        int64
 	cleaned      map[int]bool // trials the retention policy is done with
 	repeatMu     sync.Mutex   // serialises this process's repeat enqueueing
+	// trialEnded is closed (and replaced) each time one of this process's
+	// trials is recorded, waking slots that wait for running trials.
+	trialEnded chan struct{}
+}
+
+// ended returns the channel that closes when this process next records a
+// finished trial.
+func (c *Controller) ended() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.trialEnded == nil {
+		c.trialEnded = make(chan struct{})
+	}
+	return c.trialEnded
+}
+
+// signalEnded wakes every slot waiting in wait.
+func (c *Controller) signalEnded() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.trialEnded != nil {
+		close(c.trialEnded)
+	}
+	c.trialEnded = make(chan struct{})
 }
 
 // TrialSummary is a finished trial as this controller saw it.
@@ -241,6 +265,9 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 			defer wg.Done()
 			for {
 				s, ok, err := c.runOne(ctx)
+				if ok || err != nil {
+					c.signalEnded()
+				}
 				if err != nil {
 					resMu.Lock()
 					if loopErr == nil {
@@ -345,6 +372,9 @@ func (c *Controller) reapLoop(ctx context.Context, done <-chan struct{}) {
 // RUNNING or launching must stop.
 func (c *Controller) awaitOthers(ctx context.Context) (ClaimResult, error) {
 	for {
+		// Taken before the look at the trials, so a trial recorded in
+		// between still wakes the wait below.
+		ended := c.ended()
 		trials, err := c.Store.GetAllTrials(c.study.ID)
 		if err != nil {
 			return ClaimResult{}, fmt.Errorf("read trials: %w", err)
@@ -358,7 +388,7 @@ func (c *Controller) awaitOthers(ctx context.Context) (ClaimResult, error) {
 		if running == 0 {
 			return ClaimResult{}, nil
 		}
-		if err := c.wait(ctx); err != nil || !c.mayLaunch(ctx) {
+		if err := c.wait(ctx, ended); err != nil || !c.mayLaunch(ctx) {
 			return ClaimResult{}, nil
 		}
 		claim, err := c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials, c.WorkerID, c.Host)

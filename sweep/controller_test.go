@@ -494,3 +494,21 @@ func TestRankOrdersByDirectionThenState(t *testing.T) {
 		t.Errorf("minimize order %v, want %v", got, want)
 	}
 }
+
+// When the budget is fully claimed a slot waits for trials still running
+// (one may yet be reaped and re-run); it must notice this process's own
+// trials ending at once, not a heartbeat interval later.
+func TestControllerEndsWhenLastTrialEnds(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	spec := writeSpec(t, dir, "prompt", 2, "")
+	ctl := newController(spec, st, newFakeRunner(2, 1))
+	ctl.HeartbeatEvery = time.Minute
+	start := time.Now()
+	if _, err := ctl.Run(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Run took %v for two 20 ms trials: slots waited out the poll interval", d)
+	}
+}

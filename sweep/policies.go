@@ -203,6 +203,7 @@ func (c *Controller) claimRepeat(ctx context.Context) (ClaimResult, error) {
 		if !c.mayLaunch(ctx) {
 			return ClaimResult{}, nil
 		}
+		ended := c.ended()
 		// A main-phase trial may have been reaped and re-enqueued meanwhile.
 		claim, err := c.Store.ClaimAs(ctx, c.study.ID, c.Spec.Budget.Trials, c.WorkerID, c.Host)
 		if err != nil || claim.Granted {
@@ -221,7 +222,7 @@ func (c *Controller) claimRepeat(ctx context.Context) (ClaimResult, error) {
 			}
 		}
 		if repeats == 0 && mainRunning > 0 {
-			if err := c.wait(ctx); err != nil {
+			if err := c.wait(ctx, ended); err != nil {
 				return ClaimResult{}, nil
 			}
 			continue
@@ -238,13 +239,17 @@ func (c *Controller) claimRepeat(ctx context.Context) (ClaimResult, error) {
 	}
 }
 
-// wait blocks for one poll interval, or until ctx is done or a drain is
-// requested.
-func (c *Controller) wait(ctx context.Context) error {
+// wait blocks for one poll interval, until ended closes (one of this
+// process's trials was recorded: what a slot waiting for running trials
+// waits for, most of the time — without it every run would end up to a poll
+// interval late), or until ctx is done or a drain is requested.
+func (c *Controller) wait(ctx context.Context, ended <-chan struct{}) error {
 	t := time.NewTimer(c.HeartbeatEvery)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
+	case <-ended:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
