@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os/exec"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -77,20 +78,26 @@ func TestBreakdown(t *testing.T) {
 	}
 }
 
-// TestMeasureCmdPeakRSS runs a real process that holds 64 MiB and requires
-// the measured peak RSS to cover it (and a small process to stay far below).
+// TestMeasureCmdPeakRSS runs real processes and requires the measured peak
+// RSS to be the child's own: one that holds 64 MiB must show it, one that
+// holds nothing must stay small even while the harness itself holds 160 MiB
+// (wait4's ru_maxrss would report the harness's peak for it).
 func TestMeasureCmdPeakRSS(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not installed")
+	}
+	ballast := make([]byte, 160<<20)
+	for i := range ballast {
+		ballast[i] = 1
 	}
 	cases := []struct {
 		name     string
 		code     string
 		min, max int64 // KiB
 	}{
-		{"holds 64 MiB", "b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096])", 64 << 10, 1 << 30},
-		{"holds nothing", "pass", 1, 48 << 10},
+		{"holds 64 MiB", "import time; b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.2)", 64 << 10, 150 << 10},
+		{"holds nothing", "import time; time.sleep(0.1)", 1, 48 << 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -106,4 +113,5 @@ func TestMeasureCmdPeakRSS(t *testing.T) {
 			}
 		})
 	}
+	runtime.KeepAlive(ballast)
 }
