@@ -90,9 +90,11 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 	return r
 }
 
-// Rank orders trials best first: trials with a value by the direction
-// (COMPLETE before PRUNED at equal value), then running/waiting, then
-// failed, each group by trial number.
+// Rank orders trials best first: COMPLETE trials by value in the
+// direction, then PRUNED ones by value (a pruned trial stopped part-way
+// through its schedule, so its value does not compare with a finished
+// trial's — as in Optuna, the best trial is the best complete one), then
+// running/waiting, then failed, each group by trial number.
 func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	rows := make([]TrialRow, len(trials))
 	for i, t := range trials {
@@ -100,12 +102,14 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	}
 	group := func(r TrialRow) int {
 		switch {
-		case r.Value != nil:
+		case r.Value != nil && r.State == "complete":
 			return 0
-		case r.State == "running" || r.State == "waiting":
+		case r.Value != nil:
 			return 1
+		case r.State == "running" || r.State == "waiting":
+			return 2
 		}
-		return 2
+		return 3
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
@@ -117,9 +121,6 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 				return *a.Value > *b.Value
 			}
 			return *a.Value < *b.Value
-		}
-		if a.Value != nil && b.Value != nil && a.State != b.State {
-			return a.State == "complete"
 		}
 		return a.Number < b.Number
 	})
