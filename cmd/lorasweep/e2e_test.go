@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/lorasweep/lorasweep/kohya"
 )
 
 var (
@@ -184,6 +186,9 @@ func TestQuickSweepEndToEnd(t *testing.T) {
 		t.Errorf("trial-0001/trial.toml lacks its own output_name:\n%s", toml)
 	}
 
+	// The exported winner retrains to the very same best-epoch weights.
+	checkExportRetrains(t, dir)
+
 	// Running the same command again resumes: nothing new, nothing rewritten.
 	before, err := os.Stat(filepath.Join(dir, "runs", "e2e", "trial-0001", "output", "trial-0001.safetensors"))
 	if err != nil {
@@ -225,5 +230,61 @@ func TestValidateErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sweep.db")); err == nil {
 		t.Error("validate wrote a database")
+	}
+}
+
+// checkExportRetrains exports the best trial as a kohya TOML, trains it
+// again with the built-in trainer (as a user would with sd-scripts), and
+// compares the best epoch's tensors with the sweep's own checkpoint: only
+// the metadata (timestamps, output name) may differ.
+func checkExportRetrains(t *testing.T, dir string) {
+	t.Helper()
+	retrain := filepath.Join(dir, "retrain")
+	_, stderr, code := runCLI(t, dir, "export", "--sweep", "e2e", "--storage", "sqlite://"+filepath.Join(dir, "sweep.db"),
+		"--format", "kohya-toml", "--output-dir", retrain, "--output-name", "again", "--out", filepath.Join(dir, "best.toml"))
+	if code != 0 {
+		t.Fatalf("export exited %d: %s", code, stderr)
+	}
+	var epoch int
+	var checkpoint string
+	for _, line := range strings.Split(stderr, "\n") {
+		if v, ok := strings.CutPrefix(line, "best epoch: "); ok {
+			fmt.Sscan(v, &epoch)
+		}
+		if v, ok := strings.CutPrefix(line, "checkpoint: "); ok {
+			checkpoint = strings.TrimSpace(v)
+		}
+	}
+	if epoch == 0 || checkpoint == "" {
+		t.Fatalf("export did not name the best epoch and its checkpoint:\n%s", stderr)
+	}
+	if _, stderr, code := runCLI(t, dir, "train-builtin", "--config_file", filepath.Join(dir, "best.toml")); code != 0 {
+		t.Fatalf("training the exported config exited %d: %s", code, stderr)
+	}
+	again := filepath.Join(retrain, "again.safetensors") // the last epoch's weights are the final model
+	if strings.HasSuffix(checkpoint, fmt.Sprintf("-%06d.safetensors", epoch)) {
+		again = filepath.Join(retrain, kohya.CheckpointName("again", epoch, "safetensors"))
+	}
+	_, want, err := kohya.ReadSafetensors(checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := kohya.ReadSafetensors(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(want) == 0 {
+		t.Fatalf("retrained %d tensors, the sweep's checkpoint has %d", len(got), len(want))
+	}
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			t.Fatalf("tensor %s: %d values retrained, %d in the sweep", name, len(g), len(w))
+		}
+		for i := range w {
+			if g[i] != w[i] {
+				t.Fatalf("tensor %s differs at %d: retraining the exported config is not the trial", name, i)
+			}
+		}
 	}
 }
