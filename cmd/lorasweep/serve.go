@@ -27,7 +27,7 @@ change a trial's value, and an objective with a {kind: rating} scorer uses them
 to re-rank finished trials.
 
 It listens on loopback (127.0.0.1:8080) unless --addr says otherwise; anyone
-who can reach a non-loopback address can read the report.`,
+who can reach a non-loopback address can read the report and rate trials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, _, id, err := openSweep(cmd, dsn, name)
@@ -46,7 +46,9 @@ who can reach a non-loopback address can read the report.`,
 				return usageError{fmt.Errorf("listen on %s: %w", addr, err)}
 			}
 			if !loopback {
-				logger.Warn("serving on a non-loopback address: anyone who reaches it can read the report", "addr", ln.Addr().String())
+				// The rating pages hand their token to whoever loads them, so
+				// reaching the address is enough to rate trials too.
+				logger.Warn("serving on a non-loopback address: anyone who reaches it can read the report and rate trials", "addr", ln.Addr().String())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving sweep %q on http://%s/ (Ctrl-C stops)\n", name, ln.Addr())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
