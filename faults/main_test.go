@@ -109,6 +109,7 @@ while [ $e -le $epochs ]; do
     fill) dd if=/dev/zero of="$out/filler" bs=1024 count=4096 2>/dev/null; dd if=/dev/zero of=/dev/full bs=1024 count=1; exit 1 ;;
     fork) echo "leaving a grandchild behind"; exit 3 ;;
     xss) echo "<script>document.body.setAttribute('data-pwned','log')</script><img src=x onerror=\"document.body.setAttribute('data-pwned','logimg')\">"; exit 1 ;;
+    xssdetail) echo "RuntimeError: CUDA out of memory. <script>document.title='pwned';document.body.setAttribute('data-pwned','detail')</script>"; exit 1 ;;
     fillreal) dd if=/dev/zero of="$out/filler" bs=1024 count=8192; exit 1 ;;
     esac
   fi

@@ -226,7 +226,7 @@ func TestServeThroughBinary(t *testing.T) {
 		t.Logf("serve without --addr listens on %s", p.addr)
 		host, port, err := net.SplitHostPort(p.addr)
 		if err != nil || !net.ParseIP(host).IsLoopback() {
-			t.Fatalf("serve without --addr listens on %q, want a loopback address", p.addr)
+			t.Errorf("serve without --addr listens on %q, want a loopback address", p.addr)
 		}
 		if strings.Contains(out, "non-loopback") {
 			t.Errorf("default start warned about a non-loopback address:\n%s", out)
