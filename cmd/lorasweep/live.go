@@ -172,7 +172,12 @@ func (v *liveView) linesLocked() []string {
 		if gpu == "" {
 			gpu = "cpu"
 		}
-		line := fmt.Sprintf("  trial %-4d %-8s epoch %d/%d  step %d/%d  loss %.4g", t.number, gpu, t.epoch, t.epochs, t.step, t.total, t.loss)
+		line := fmt.Sprintf("  trial %-4d %-8s epoch %d/%d", t.number, gpu, t.epoch, t.epochs)
+		if t.total > 0 {
+			// Trainers whose lines carry no step count show none.
+			line += fmt.Sprintf("  step %d/%d", t.step, t.total)
+		}
+		line += fmt.Sprintf("  loss %.4g", t.loss)
 		if t.total > 0 && t.step > 0 {
 			el := now.Sub(t.started)
 			eta := time.Duration(float64(el) * float64(t.total-t.step) / float64(t.step))

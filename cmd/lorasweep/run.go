@@ -216,10 +216,11 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		ctl.StaleAfter = opts.staleAfter
 		ctl.HeartbeatEvery = opts.staleAfter / 6
 	}
+	closeLive := func() {}
 	if !quiet && !verbose {
 		live := newLiveView(stderr, spec, isTerminal(stderr))
 		live.attach(ctl)
-		defer live.close()
+		closeLive = live.close
 	}
 	if !opts.worker {
 		if err := enqueueFiles(ctx, stderr, store, spec, opts); err != nil {
@@ -228,6 +229,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	}
 	fmt.Fprintf(stderr, "lorasweep: sweep %q on %s, %d slot(s), budget %d trials\n", spec.Name, storage.Redact(dsn), parallel, spec.Budget.Trials)
 	res, runErr := ctl.Run(ctx, allowSpaceChange)
+	// The live block is erased by moving the cursor up over it: done after
+	// the ranking is printed, that would erase the ranking's last lines.
+	closeLive()
 	if res.StudyID != 0 {
 		trials, err := store.GetAllTrials(res.StudyID)
 		if err == nil {
