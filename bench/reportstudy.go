@@ -79,7 +79,7 @@ func Report(ctx context.Context, c Config) (Result, error) {
 	t := Table{
 		Title: "Report: build time, size and peak memory",
 		Note: "A sweep of N trials run by `lorasweep run` (command trainer that only copies one 512 px sample and prints a loss; TPE, 3 params, 2 slots, SQLite), " +
-			"then `lorasweep report` on it. Wall times and peak RSS (ru_maxrss) of each process; load/build: reports.Load and reports.WriteHTML timed in-process.",
+			"then `lorasweep report` on it. Wall times and peak RSS (the process's own VmHWM, polled every 20 ms) of each process; load/build: reports.Load and reports.WriteHTML timed in-process.",
 		Header: []string{"trials", "`run` wall", "`run` peak RSS", "`report` wall", "`report` peak RSS", "load", "build", "HTML size"},
 	}
 	for _, n := range sizes {
