@@ -72,6 +72,17 @@ func demoSpec(c Config, name, pruner string, trials, parallel int) (string, erro
 	return path, nil
 }
 
+// sweepOpts are the harness's departures from how `run` wires a sweep.
+type sweepOpts struct {
+	// CPUs is the pool's CPU-slot cap (0: the machine's cores, as `run`).
+	CPUs int
+	// Heartbeat is the controller's HeartbeatEvery (0: its default, 5 s).
+	// It also paces the wait for running trials once the budget is
+	// claimed, which ends every sweep up to one interval late (BENCHMARKS.md
+	// §5); studies that measure samplers, not wall time, shorten it.
+	Heartbeat time.Duration
+}
+
 // sweepRun is one sweep's outcome as the benchmarks need it.
 type sweepRun struct {
 	Trials []sweep.TrialSummary
@@ -87,9 +98,9 @@ type sweepRun struct {
 
 // runSweep runs the spec at path with sampler and pruner through the real
 // controller, runner pool (c.Lorasweep as supervisor and trainer) and
-// objective, on a fresh SQLite file, as `lorasweep run` wires them. cpus is
-// the pool's CPU-slot cap (0: the machine's cores, as `run` does).
-func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sampler, pruner goptuna.Pruner, cpus int) (sweepRun, error) {
+// objective, on a fresh SQLite file, as `lorasweep run` wires them, changed
+// only where opts says.
+func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sampler, pruner goptuna.Pruner, opts sweepOpts) (sweepRun, error) {
 	if c.Lorasweep == "" {
 		return sweepRun{}, fmt.Errorf("--lorasweep BINARY is required for studies that train")
 	}
@@ -104,7 +115,7 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 	defer store.Close()
 	logger := slog.New(slog.DiscardHandler)
 	pool, err := runner.NewPool(ctx, runner.PoolConfig{
-		Trainer: spec.Trainer, GPUs: spec.GPUs, Parallel: spec.Budget.Parallel, CPUs: cpus,
+		Trainer: spec.Trainer, GPUs: spec.GPUs, Parallel: spec.Budget.Parallel, CPUs: opts.CPUs,
 		Self: c.Lorasweep, Logger: logger,
 	})
 	if err != nil {
@@ -120,7 +131,8 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 		WorkerID: "lsbench", Host: "lsbench",
 		// As `run` does: one goroutine more than slots, so a trial's final
 		// scoring overlaps the next trial's training.
-		Parallel: len(pool.Slots()) + 1,
+		Parallel:       len(pool.Slots()) + 1,
+		HeartbeatEvery: opts.Heartbeat,
 	}
 	start := time.Now()
 	res, err := ctl.Run(ctx, false)

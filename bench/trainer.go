@@ -18,6 +18,11 @@ import (
 
 var nanValue = math.NaN()
 
+// samplerStudy is how the trainer and pruning studies run their sweeps: a
+// 1 s heartbeat so each sweep's end wait is 1 s, not 5 (a trial is judged
+// stale after 6 heartbeats, still far above any stall seen here).
+var samplerStudy = sweepOpts{Heartbeat: time.Second}
+
 // TrainerRaw is the raw output of the trainer study: the best value after
 // each trial, per sampler and seed, and the seconds each run took.
 type TrainerRaw struct {
@@ -31,10 +36,10 @@ type TrainerRaw struct {
 // Trainer is study 1(c): sample efficiency on the built-in trainer on the
 // demo data through the real runner and objective (the quickstart's space,
 // maximise). There is no known optimum, so regret is taken against the best
-// value any run found. Full: 6 seeds × 40 trials; quick: 2 seeds × 12.
+// value any run found. Full: 30 seeds × 40 trials; quick: 2 seeds × 12.
 // Optuna drives the same trainer and objective through `lorasweep eval`.
 func Trainer(ctx context.Context, c Config) (Result, error) {
-	seeds, trials := 6, 40
+	seeds, trials := 30, 40
 	at := []int{10, 20, 40}
 	if c.Quick {
 		seeds, trials, at = 2, 12, []int{6, 12}
@@ -63,7 +68,7 @@ func Trainer(ctx context.Context, c Config) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			run, err := runSweep(ctx, c, path, smp.new(int64(s)), nil, 0)
+			run, err := runSweep(ctx, c, path, smp.new(int64(s)), nil, samplerStudy)
 			if err != nil {
 				return Result{}, err
 			}
@@ -113,7 +118,7 @@ func Trainer(ctx context.Context, c Config) (Result, error) {
 	t := Table{
 		Title: "Sample efficiency: built-in trainer on the demo data (real runner and objective)",
 		Note: fmt.Sprintf("Regret = best value found by any run (%.4f) − best value so far (maximise); mean ± SE over seeds 1–%d, one trial at a time. "+
-			"The trainer's seed is fixed, so a config always scores the same. Seconds: wall time of one %d-trial sweep (Optuna: per seed, including `lorasweep eval`'s start-up).", ref, seeds, trials),
+			"The trainer's seed is fixed, so a config always scores the same. Seconds: wall time of one %d-trial sweep (lorasweep: with a 1 s heartbeat, so it ends ≤ 1 s after its last trial; Optuna: per seed, including `lorasweep eval`'s start-up).", ref, seeds, trials),
 		Header: []string{"sampler"},
 	}
 	for _, n := range at {
@@ -153,10 +158,10 @@ type PruningRaw struct {
 
 // Pruning is study 3: lorasweep TPE on the built-in trainer with no pruner,
 // the median pruner and successive halving; trial-seconds (each trial from
-// launch to recorded, summed) saved and the best value lost. Full: 6 seeds ×
-// 40 trials; quick: 2 × 15.
+// launch to recorded, summed) saved and the best value lost. Full: 30 seeds
+// × 40 trials; quick: 2 × 15.
 func Pruning(ctx context.Context, c Config) (Result, error) {
-	seeds, trials := 6, 40
+	seeds, trials := 30, 40
 	if c.Quick {
 		seeds, trials = 2, 15
 	}
@@ -174,15 +179,17 @@ func Pruning(ctx context.Context, c Config) (Result, error) {
 	}
 	raw := PruningRaw{Seeds: seeds, Trials: trials, Best: map[string][]float64{}, TrialSeconds: map[string][]float64{},
 		Pruned: map[string][]int{}, Traces: map[string][][]float64{}}
-	for _, p := range pruners {
-		for s := 1; s <= seeds; s++ {
+	// Seeds outer, pruners inner: the machine's load drifts, and the
+	// trial-seconds of the three pruners are compared with each other.
+	for s := 1; s <= seeds; s++ {
+		for _, p := range pruners {
 			name := fmt.Sprintf("pruning-%s-%d", slug(p.name), s)
 			path, err := demoSpec(c, name, p.yaml, trials, 1)
 			if err != nil {
 				return Result{}, err
 			}
 			smp := tpe.NewSampler(tpe.Options{Seed: int64(s), ConstantLiar: true, LogInt: map[string]bool{"network_dim": true}})
-			run, err := runSweep(ctx, c, path, smp, p.new(), 0)
+			run, err := runSweep(ctx, c, path, smp, p.new(), samplerStudy)
 			if err != nil {
 				return Result{}, err
 			}

@@ -82,7 +82,7 @@ func Utilisation(ctx context.Context, c Config) (Result, error) {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return Result{}, fmt.Errorf("write spec: %w", err)
 		}
-		run, err := runSweep(ctx, c, path, tpe.NewSampler(tpe.Options{Seed: 1, ConstantLiar: true}), nil, slots)
+		run, err := runSweep(ctx, c, path, tpe.NewSampler(tpe.Options{Seed: 1, ConstantLiar: true}), nil, sweepOpts{CPUs: slots})
 		if err != nil {
 			return Result{}, err
 		}
