@@ -217,6 +217,14 @@ func (s *Store) ReapStale(ctx context.Context, studyID int, staleAfter time.Dura
 // reaped trial's number) and lorasweep:retry_count; the reaped trial stops
 // counting against the budget only when a copy was enqueued.
 func (s *Store) ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]sweep.ReapedTrial, error) {
+	return s.ReapStaleExcept(ctx, studyID, staleAfter, maxRetries, "")
+}
+
+// ReapStaleExcept is ReapStaleLimit that leaves alone the trials whose run
+// belongs to workerID: a worker reaping while it runs knows its own trials
+// are alive, however late a heartbeat (a long GC pause, a busy disk) — only
+// other workers' trials can be orphaned. An empty workerID excludes none.
+func (s *Store) ReapStaleExcept(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int, workerID string) ([]sweep.ReapedTrial, error) {
 	var reaped []sweep.ReapedTrial
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
 		reaped = nil
@@ -234,8 +242,10 @@ func (s *Store) ReapStaleLimit(ctx context.Context, studyID int, staleAfter time
 			Number int `db:"number"`
 		}
 		if err := tx.SelectContext(ctx, &stale, s.rebind(`SELECT trial_id, number FROM trials
-			WHERE study_id = ? AND state = 0 AND COALESCE(heartbeat, datetime_start) < ? ORDER BY number`+s.forUpdate()),
-			studyID, cutoff); err != nil {
+			WHERE study_id = ? AND state = 0 AND COALESCE(heartbeat, datetime_start) < ?
+			AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.trial_id = trials.trial_id AND runs.worker_id <> '' AND runs.worker_id = ?)
+			ORDER BY number`+s.forUpdate()),
+			studyID, cutoff, workerID); err != nil {
 			return err
 		}
 		for _, st := range stale {

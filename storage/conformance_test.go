@@ -558,6 +558,35 @@ func TestHeartbeatAndReaper(t *testing.T) {
 	})
 }
 
+// A worker's own reaper spares its trials however stale their heartbeat:
+// the worker running the reaper is alive, so are its trials.
+func TestReapStaleExceptSparesOwnTrials(t *testing.T) {
+	ctx := context.Background()
+	forEach(t, func(t *testing.T, s *Store, _ string) {
+		sid := mustStudy(t, s, "own", goptuna.StudyDirectionMinimize)
+		mine, err := s.ClaimAs(ctx, sid, 0, "host:1", "host")
+		if err != nil || !mine.Granted {
+			t.Fatalf("claim: %+v %v", mine, err)
+		}
+		theirs, err := s.ClaimAs(ctx, sid, 0, "other:2", "other")
+		if err != nil || !theirs.Granted {
+			t.Fatalf("claim: %+v %v", theirs, err)
+		}
+		time.Sleep(30 * time.Millisecond)
+		reaped, err := s.ReapStaleExcept(ctx, sid, 20*time.Millisecond, 0, "host:1")
+		if err != nil || len(reaped) != 1 || reaped[0].TrialID != theirs.TrialID {
+			t.Fatalf("reaped %+v %v, want only the other worker's trial %d", reaped, err, theirs.TrialID)
+		}
+		if tr, _ := s.GetTrial(mine.TrialID); tr.State != goptuna.TrialStateRunning {
+			t.Errorf("own trial is %v, want still running", tr.State)
+		}
+		// Without the exception it is reaped like any other.
+		if again, err := s.ReapStaleLimit(ctx, sid, 20*time.Millisecond, 0); err != nil || len(again) != 1 || again[0].TrialID != mine.TrialID {
+			t.Errorf("plain reap %+v %v", again, err)
+		}
+	})
+}
+
 func TestRecords(t *testing.T) {
 	ctx := context.Background()
 	forEach(t, func(t *testing.T, s *Store, _ string) {

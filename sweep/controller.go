@@ -351,7 +351,7 @@ func (c *Controller) reapLoop(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries)
+		reaped, err := c.Store.ReapStaleExcept(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries, c.WorkerID)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log().Warn("reap stale trials", "err", err)

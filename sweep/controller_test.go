@@ -514,3 +514,51 @@ func TestControllerEndsWhenLastTrialEnds(t *testing.T) {
 		t.Errorf("Run took %v for two 20 ms trials: slots waited out the poll interval", d)
 	}
 }
+
+// A trial that another worker's reaper fails while it trains (this process
+// stalled past the stale timeout) keeps that verdict; this worker logs it
+// and goes on with the sweep instead of aborting on the refused write.
+func TestControllerAcceptsTrialReapedElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	spec := writeSpec(t, dir, "reaped", 2, "")
+	r := newFakeRunner(1, 2)
+	r.behave = func(job runner.Job) *runner.Outcome {
+		if job.Number != 0 {
+			return nil
+		}
+		studyID, err := st.GetStudyIDFromName("reaped")
+		if err != nil {
+			t.Errorf("find study: %v", err)
+			return nil
+		}
+		trials, err := st.GetAllTrials(studyID)
+		if err != nil || len(trials) == 0 {
+			t.Errorf("read trials: %v", err)
+			return nil
+		}
+		if _, err := st.FailInterruptedLimit(context.Background(), trials[0].ID, 1); err != nil {
+			t.Errorf("reap: %v", err)
+		}
+		return nil // the trainer itself goes on and finishes
+	}
+	ctl := newController(spec, st, r)
+	ctl.Parallel = 1
+	res, err := ctl.Run(context.Background(), false)
+	if err != nil {
+		t.Fatalf("Run: %v; want the sweep to go on", err)
+	}
+	trials := trialsOf(t, st, res.StudyID)
+	if trials[0].State != goptuna.TrialStateFail || trials[0].SystemAttrs["lorasweep:fail_reason"] != "interrupted" {
+		t.Errorf("trial 0: %v %q, want the reaper's fail/interrupted", trials[0].State, trials[0].SystemAttrs["lorasweep:fail_reason"])
+	}
+	complete := 0
+	for _, tr := range trials {
+		if tr.State == goptuna.TrialStateComplete {
+			complete++
+		}
+	}
+	if complete != 2 {
+		t.Errorf("%d complete trials, want 2 (the budget, the reaped config re-run)", complete)
+	}
+}

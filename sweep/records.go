@@ -130,6 +130,9 @@ type Store interface {
 	// trial is re-enqueued while its chain of retries is shorter than
 	// maxRetries (negative: always; zero: never).
 	ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]ReapedTrial, error)
+	// ReapStaleExcept is ReapStaleLimit sparing the trials of workerID (the
+	// caller itself: its own trials are alive however late a heartbeat).
+	ReapStaleExcept(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int, workerID string) ([]ReapedTrial, error)
 	// FailInterruptedLimit is FailInterrupted with ReapStaleLimit's retry
 	// policy. A trial that is not RUNNING gives
 	// goptuna.ErrTrialCannotBeUpdated.

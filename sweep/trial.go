@@ -497,36 +497,27 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	}
 
 	if out.Reason == runner.ReasonInterrupted {
-		if _, err := c.Store.FailInterruptedLimit(ctx, tr.trialID, c.Spec.Budget.Retries); err != nil {
+		_, err := c.Store.FailInterruptedLimit(ctx, tr.trialID, c.Spec.Budget.Retries)
+		if err != nil && !errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
 			return sum, fmt.Errorf("trial %d: record interruption: %w", tr.number, err)
 		}
 		sum.State, sum.Reason, sum.Detail = goptuna.TrialStateFail, reason, run.Detail
 		return sum, nil
 	}
 
-	if hasBest {
-		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrBestEpoch, fmt.Sprint(best.epoch)); err != nil {
-			return sum, fmt.Errorf("trial %d: record best epoch: %w", tr.number, err)
+	if err := c.recordEnd(tr, state, reason, best, hasBest); err != nil {
+		if !errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
+			return sum, fmt.Errorf("trial %d: %w", tr.number, err)
 		}
+		// Another worker's reaper judged this trial dead (this process
+		// stalled past the stale timeout) and failed it as interrupted; its
+		// verdict stands, and its re-enqueued copy trains the config again.
+		c.log().Warn("trial was already finished elsewhere: its heartbeat went stale", "trial", tr.number)
+		sum.State, sum.Reason, sum.Detail = goptuna.TrialStateFail, string(runner.ReasonInterrupted), "reaped as stale by another worker"
+		return sum, nil
 	}
-	if state == goptuna.TrialStateFail {
-		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrFailReason, reason); err != nil {
-			return sum, fmt.Errorf("trial %d: record failure reason: %w", tr.number, err)
-		}
-	} else {
-		if err := c.Store.SetTrialValue(tr.trialID, best.result.Value); err != nil {
-			return sum, fmt.Errorf("trial %d: record value: %w", tr.number, err)
-		}
+	if state != goptuna.TrialStateFail {
 		sum.Value, sum.HasValue = best.result.Value, true
-	}
-	if err := c.Store.SetTrialState(tr.trialID, state); err != nil {
-		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
-			// Another worker's reaper judged this trial dead (a long stall
-			// without heartbeats); its verdict stands.
-			c.log().Warn("trial was already finished elsewhere", "trial", tr.number)
-		} else {
-			return sum, fmt.Errorf("trial %d: record state: %w", tr.number, err)
-		}
 	}
 	sum.State, sum.Reason, sum.Detail = state, reason, run.Detail
 
@@ -555,6 +546,28 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 		c.log().Warn("retention policy failed", "trial", tr.number, "err", err)
 	}
 	return sum, nil
+}
+
+// recordEnd writes the trial's best epoch, failure reason or value, then its
+// final state. ErrTrialCannotBeUpdated comes back unwrapped when the trial was
+// finished elsewhere meanwhile.
+func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason string, best epochScore, hasBest bool) error {
+	if hasBest {
+		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrBestEpoch, fmt.Sprint(best.epoch)); err != nil {
+			return fmt.Errorf("record best epoch: %w", err)
+		}
+	}
+	if state == goptuna.TrialStateFail {
+		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrFailReason, reason); err != nil {
+			return fmt.Errorf("record failure reason: %w", err)
+		}
+	} else if err := c.Store.SetTrialValue(tr.trialID, best.result.Value); err != nil {
+		return fmt.Errorf("record value: %w", err)
+	}
+	if err := c.Store.SetTrialState(tr.trialID, state); err != nil {
+		return fmt.Errorf("record state: %w", err)
+	}
+	return nil
 }
 
 // sampleScores extracts one image's per-component scores as JSON.
