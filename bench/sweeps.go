@@ -76,11 +76,6 @@ func demoSpec(c Config, name, pruner string, trials, parallel int) (string, erro
 type sweepOpts struct {
 	// CPUs is the pool's CPU-slot cap (0: the machine's cores, as `run`).
 	CPUs int
-	// Heartbeat is the controller's HeartbeatEvery (0: its default, 5 s).
-	// It also paces the wait for running trials once the budget is
-	// claimed, which ends every sweep up to one interval late (BENCHMARKS.md
-	// §5); studies that measure samplers, not wall time, shorten it.
-	Heartbeat time.Duration
 }
 
 // sweepRun is one sweep's outcome as the benchmarks need it.
@@ -131,8 +126,7 @@ func runSweep(ctx context.Context, c Config, path string, sampler goptuna.Sample
 		WorkerID: "lsbench", Host: "lsbench",
 		// As `run` does: one goroutine more than slots, so a trial's final
 		// scoring overlaps the next trial's training.
-		Parallel:       len(pool.Slots()) + 1,
-		HeartbeatEvery: opts.Heartbeat,
+		Parallel: len(pool.Slots()) + 1,
 	}
 	start := time.Now()
 	res, err := ctl.Run(ctx, false)

@@ -18,11 +18,6 @@ import (
 
 var nanValue = math.NaN()
 
-// samplerStudy is how the trainer and pruning studies run their sweeps: a
-// 1 s heartbeat so each sweep's end wait is 1 s, not 5 (a trial is judged
-// stale after 6 heartbeats, still far above any stall seen here).
-var samplerStudy = sweepOpts{Heartbeat: time.Second}
-
 // TrainerRaw is the raw output of the trainer study: the best value after
 // each trial, per sampler and seed, and the seconds each run took.
 type TrainerRaw struct {
@@ -68,7 +63,7 @@ func Trainer(ctx context.Context, c Config) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			run, err := runSweep(ctx, c, path, smp.new(int64(s)), nil, samplerStudy)
+			run, err := runSweep(ctx, c, path, smp.new(int64(s)), nil, sweepOpts{})
 			if err != nil {
 				return Result{}, err
 			}
@@ -118,7 +113,7 @@ func Trainer(ctx context.Context, c Config) (Result, error) {
 	t := Table{
 		Title: "Sample efficiency: built-in trainer on the demo data (real runner and objective)",
 		Note: fmt.Sprintf("Regret = best value found by any run (%.4f) − best value so far (maximise); mean ± SE over seeds 1–%d, one trial at a time. "+
-			"The trainer's seed is fixed, so a config always scores the same. Seconds: wall time of one %d-trial sweep (lorasweep: with a 1 s heartbeat, so it ends ≤ 1 s after its last trial; Optuna: per seed, including `lorasweep eval`'s start-up).", ref, seeds, trials),
+			"The trainer's seed is fixed, so a config always scores the same. Seconds: wall time of one %d-trial sweep (Optuna: per seed, including `lorasweep eval`'s start-up).", ref, seeds, trials),
 		Header: []string{"sampler"},
 	}
 	for _, n := range at {
@@ -189,7 +184,7 @@ func Pruning(ctx context.Context, c Config) (Result, error) {
 				return Result{}, err
 			}
 			smp := tpe.NewSampler(tpe.Options{Seed: int64(s), ConstantLiar: true, LogInt: map[string]bool{"network_dim": true}})
-			run, err := runSweep(ctx, c, path, smp, p.new(), samplerStudy)
+			run, err := runSweep(ctx, c, path, smp, p.new(), sweepOpts{})
 			if err != nil {
 				return Result{}, err
 			}
