@@ -1,6 +1,7 @@
 package sampling
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -65,9 +66,18 @@ type History struct {
 // being sampled (never its own observation). With liar, other RUNNING trials
 // count as worst observations. maximize flips values so lower is better.
 func BuildHistory(trials []goptuna.FrozenTrial, exclude int, maximize, liar bool) History {
-	h := History{ByNumber: make([]Observation, 0, len(trials))}
+	ptrs := make([]*goptuna.FrozenTrial, len(trials))
 	for i := range trials {
-		t := &trials[i]
+		ptrs[i] = &trials[i]
+	}
+	return buildHistory(ptrs, exclude, maximize, liar)
+}
+
+// buildHistory is BuildHistory over shared trials: the observations refer to
+// the trials' maps and never modify them.
+func buildHistory(trials []*goptuna.FrozenTrial, exclude int, maximize, liar bool) History {
+	h := History{ByNumber: make([]Observation, 0, len(trials))}
+	for _, t := range trials {
 		if t.ID == exclude || t.SystemAttrs[AttrOutsideSpace] == "true" {
 			continue
 		}
@@ -150,8 +160,17 @@ type HistoryCache struct {
 	fifo    []int
 }
 
-// cacheSize bounds the snapshots kept: one per trial being asked at once.
-const cacheSize = 64
+// cacheSize bounds the snapshots kept: one per trial being asked at once,
+// which is at most the slots of the processes sharing the sampler.
+const cacheSize = 16
+
+// trialsViewer is what the project's storage offers beside goptuna.Storage:
+// the study's trials shared and read-only, without GetAllTrials' deep copy
+// of every trial's maps (which, kept in cacheSize snapshots, made a
+// 5,000-trial sweep hold hundreds of MB).
+type trialsViewer interface {
+	TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenTrial, error)
+}
 
 // Get returns the history for sampling trial (excluding it), loading it from
 // study's storage on the first call for that trial ID.
@@ -162,11 +181,20 @@ func (c *HistoryCache) Get(study *goptuna.Study, trial goptuna.FrozenTrial, liar
 	if ok {
 		return h, nil
 	}
-	trials, err := study.Storage.GetAllTrials(study.ID)
-	if err != nil {
-		return History{}, err
+	maximize := study.Direction() == goptuna.StudyDirectionMaximize
+	if v, ok := study.Storage.(trialsViewer); ok {
+		trials, err := v.TrialsView(context.Background(), study.ID)
+		if err != nil {
+			return History{}, err
+		}
+		h = buildHistory(trials, trial.ID, maximize, liar)
+	} else {
+		trials, err := study.Storage.GetAllTrials(study.ID)
+		if err != nil {
+			return History{}, err
+		}
+		h = BuildHistory(trials, trial.ID, maximize, liar)
 	}
-	h = BuildHistory(trials, trial.ID, study.Direction() == goptuna.StudyDirectionMaximize, liar)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {

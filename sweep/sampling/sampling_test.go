@@ -1,7 +1,9 @@
 package sampling_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
@@ -267,5 +269,65 @@ func TestObservationValueRemapsCategoricals(t *testing.T) {
 				t.Errorf("Value = %g, %v; want %g, %v", v, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// viewStorage is goptuna's in-memory storage plus the read-only TrialsView
+// the project's storage offers; it counts which read the cache used.
+type viewStorage struct {
+	goptuna.Storage
+	views, copies int
+}
+
+func (v *viewStorage) TrialsView(_ context.Context, studyID int) ([]*goptuna.FrozenTrial, error) {
+	v.views++
+	trials, err := v.Storage.GetAllTrials(studyID)
+	out := make([]*goptuna.FrozenTrial, len(trials))
+	for i := range trials {
+		out[i] = &trials[i]
+	}
+	return out, err
+}
+
+func (v *viewStorage) GetAllTrials(studyID int) ([]goptuna.FrozenTrial, error) {
+	v.copies++
+	return v.Storage.GetAllTrials(studyID)
+}
+
+// The history cache reads through TrialsView when the storage has it, so a
+// long sweep does not keep a deep copy of every trial per snapshot, and
+// builds the same history as from GetAllTrials.
+func TestHistoryCacheUsesTrialsView(t *testing.T) {
+	st := &viewStorage{Storage: goptuna.NewInMemoryStorage()}
+	study, err := goptuna.CreateStudy("h", goptuna.StudyOptionStorage(st), goptuna.StudyOptionLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		id, err := st.CreateNewTrial(study.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetTrialParam(id, "x", float64(i)/10, goptuna.UniformDistribution{Low: 0, High: 1})
+		st.SetTrialValue(id, float64(i))
+		st.SetTrialState(id, goptuna.TrialStateComplete)
+	}
+	asking, _ := st.CreateNewTrial(study.ID)
+	frozen, _ := st.Storage.GetTrial(asking)
+	var c sampling.HistoryCache
+	h, err := c.Get(study, frozen, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.views != 1 || st.copies != 0 {
+		t.Errorf("views %d, copies %d: want the history read once through TrialsView", st.views, st.copies)
+	}
+	trials, _ := st.Storage.GetAllTrials(study.ID)
+	want := sampling.BuildHistory(trials, asking, false, true)
+	if len(h.ByNumber) != len(want.ByNumber) || fmt.Sprint(h.Order) != fmt.Sprint(want.Order) {
+		t.Errorf("history from the view %+v differs from GetAllTrials' %+v", h.Order, want.Order)
+	}
+	if _, err := c.Get(study, frozen, true); err != nil || st.views != 1 {
+		t.Errorf("second Get for the same trial read again (views %d, err %v)", st.views, err)
 	}
 }
