@@ -18,6 +18,7 @@ type dsnInfo struct {
 	driver   string // DriverSQLite or DriverPostgres
 	conn     string // what sql.Open receives
 	password string // for scrubbing error text; empty if none
+	path     string // the SQLite file; empty for PostgreSQL
 }
 
 // parseDSN accepts sqlite://relative.db, sqlite:///abs/path.db and
@@ -43,7 +44,7 @@ func parseDSN(dsn string) (dsnInfo, error) {
 			"&_pragma=synchronous(FULL)" +
 			"&_pragma=foreign_keys(1)" +
 			"&_txlock=immediate"
-		return dsnInfo{driver: DriverSQLite, conn: conn}, nil
+		return dsnInfo{driver: DriverSQLite, conn: conn, path: path}, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		u, err := url.Parse(dsn)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -60,6 +61,23 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, redactErr(fmt.Errorf("open storage %s: %w", Redact(dsn), err), info.password)
 	}
 	return s, nil
+}
+
+// OpenExisting is Open for commands that only read a sweep (trials,
+// status, report, export, worker): a SQLite file that does not exist is an
+// error naming it — a mistyped --storage path must not leave an empty
+// database behind and then report "no sweep".
+func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
+	info, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if info.path != "" {
+		if _, err := os.Stat(info.path); err != nil {
+			return nil, fmt.Errorf("open storage %s: no database there (%w); check --storage or LORASWEEP_STORAGE", Redact(dsn), err)
+		}
+	}
+	return Open(ctx, dsn)
 }
 
 func open(ctx context.Context, info dsnInfo) (*Store, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,7 +122,7 @@ func openStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange, j
 func LoadStoredSpec(store Store, name string) (*Spec, int, error) {
 	id, err := store.GetStudyIDFromName(name)
 	if err != nil {
-		return nil, 0, fmt.Errorf("no sweep named %q in this storage", name)
+		return nil, 0, fmt.Errorf("no sweep named %q in this storage%s", name, sweepsHere(store, name))
 	}
 	// The signature predates ctx-first reads; the read is one row.
 	raw, err := store.StudySpec(context.Background(), id)
@@ -133,6 +134,24 @@ func LoadStoredSpec(store Store, name string) (*Spec, int, error) {
 		return nil, 0, fmt.Errorf("decode stored spec of sweep %q: %w", name, err)
 	}
 	return &spec, id, nil
+}
+
+// sweepsHere names the sweeps a storage holds, for an error about a name
+// that is not among them: a typo, or the wrong --storage.
+func sweepsHere(store Store, name string) string {
+	sums, err := store.GetAllStudySummaries()
+	if err != nil {
+		return ""
+	}
+	if len(sums) == 0 {
+		return " (it holds no sweep: check --storage or LORASWEEP_STORAGE)"
+	}
+	names := make([]string, len(sums))
+	for i, s := range sums {
+		names[i] = s.Name
+	}
+	sort.Strings(names)
+	return didYouMean(name, names) + "; sweeps here: " + strings.Join(names, ", ")
 }
 
 // Enqueue adds a trial that runs with the given user-facing params (values as

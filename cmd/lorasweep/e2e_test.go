@@ -288,3 +288,28 @@ func checkExportRetrains(t *testing.T, dir string) {
 		}
 	}
 }
+
+// Commands that read a sweep never create a database: a mistyped --storage
+// path is an error naming it, and leaves no empty file behind.
+func TestReadCommandsDoNotCreateDatabases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo.db")
+	for _, args := range [][]string{
+		{"trials", "--sweep", "x"},
+		{"status", "--sweep", "x"},
+		{"report", "--sweep", "x", "--out", filepath.Join(dir, "r.html")},
+		{"export", "--sweep", "x"},
+		{"worker", "--sweep", "x"},
+	} {
+		_, stderr, code := runCLI(t, dir, append(args, "--storage", "sqlite://"+missing)...)
+		if code == 0 || !strings.Contains(stderr, "no database there") {
+			t.Errorf("%v: exit %d, stderr %q; want a failure naming the missing database", args, code, stderr)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatalf("%v created %s", args, missing)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func openSweep(cmd *cobra.Command, dsn, name string) (*storage.Store, *sweep.Spe
 	if name == "" {
 		return nil, nil, 0, usageError{fmt.Errorf("--sweep NAME is required")}
 	}
-	store, err := storage.Open(cmd.Context(), resolveDSN(dsn, nil))
+	store, err := storage.OpenExisting(cmd.Context(), resolveDSN(dsn, nil))
 	if err != nil {
 		return nil, nil, 0, err
 	}

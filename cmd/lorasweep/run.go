@@ -150,7 +150,12 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		}
 	}()
 
-	store, err := storage.Open(ctx, dsn)
+	openStore := storage.Open
+	if opts.worker {
+		// A worker joins a sweep that exists: never create a database.
+		openStore = storage.OpenExisting
+	}
+	store, err := openStore(ctx, dsn)
 	if err != nil {
 		return err
 	}
