@@ -30,17 +30,25 @@ var (
 	heldOutContexts = []string{"in a desert", "on a boat", "in the city"}
 )
 
-// subjectDelta is the subject's distinct look in latent space: a warm red
-// cast, less blue, vertical stripes in green and a diagonal red shading.
-func subjectDelta() []float32 {
-	d := make([]float32, latentDim)
-	at := func(c, v, u int) int { return c*16 + v*4 + u }
-	d[at(0, 0, 0)] = 0.20
-	d[at(2, 0, 0)] = -0.12
-	d[at(1, 0, 3)] = 0.16
-	d[at(0, 1, 1)] = 0.12
-	d[at(2, 2, 0)] = 0.08
-	return d
+// addClutter puts into a training image what its caption does not
+// explain: small objects of random colours (a ball, a box, a kite) and a
+// slightly different light on the background. Fitting them is what
+// over-training does, and they then show up in held-out samples.
+func addClutter(lat []float32, rng *rand.Rand) {
+	for a := 0; a < numAtoms; a++ {
+		sd := 0.0
+		switch {
+		case a == atomBall || a == atomBox || a == atomKite:
+			if rng.Float64() < 0.75 {
+				sd = 0.3
+			}
+		case a <= atomSun:
+			sd = 0.14
+		}
+		for c := 0; c < 3 && sd > 0; c++ {
+			lat[c*numAtoms+a] += float32(rng.NormFloat64() * sd)
+		}
+	}
 }
 
 // demoPrompt is one line of the demo's prompts.txt.
@@ -74,7 +82,7 @@ func truthLatent(base *baseModel, text, trigger string, seed int64) []float32 {
 	}
 	lat := baseLatent(base, strings.Join(kept, " "), seed)
 	if has {
-		for i, d := range subjectDelta() {
+		for i, d := range subjectLook() {
 			lat[i] += d
 		}
 	}
@@ -129,11 +137,7 @@ func InitDemo(dir string, opts DemoOptions) error {
 		}
 		caption := subject + ", " + ctx
 		lat := truthLatent(base, caption, opts.Trigger, 100+int64(i))
-		// Per-image clutter the prompt does not explain: fitting it is
-		// what over-training does.
-		for k := range lat {
-			lat[k] += float32(rng.NormFloat64() * 0.05)
-		}
+		addClutter(lat, rng)
 		stem := filepath.Join(trainDir, fmt.Sprintf("%02d", i))
 		if err := png(stem+".png", lat); err != nil {
 			return fmt.Errorf("init demo: %w", err)
@@ -231,12 +235,16 @@ func demoReadme(o DemoOptions, n int) string {
 ======================
 
 A synthetic LoRA task for lorasweep's built-in CPU trainer. The subject "%[1]s %[2]s"
-is the frozen base model's rendering of a %[2]s plus a distinct look (a red cast,
-less blue, green vertical stripes), shown under the trigger word %[1]q.
+is the frozen base model's rendering of a %[2]s (a small bear in a scene the
+prompt names) with a distinct look: red with white vertical stripes and a dark
+outline, shown under the trigger word %[1]q. An under-trained LoRA shows a plain
+bear; a good one shows the striped bear in held-out places (desert, boat, city);
+an over-trained one copies the training images' clutter and garish backgrounds.
 
 train/10_%[1]s %[2]s/   %[3]d images (NN.png) with captions (NN.caption), 10 repeats.
-                        Each image also carries a little clutter its caption does not
-                        explain; over-training memorises it and hurts held-out prompts.
+                        Each image also carries clutter its caption does not explain
+                        (a ball, a box, a kite, shifted background colours);
+                        over-training memorises it and hurts held-out prompts.
 %[4]s
 prompts.txt             %[5]d sample prompts (--w 32 --h 32 --d SEED):
                         00-02 trained captions, 03-05 held-out (trigger in new contexts),

@@ -16,12 +16,20 @@
 // linear layer over the mean of the prompt's word embeddings. The "unet" is
 // an MLP: its input is the text encoding and a 4-dimensional latent drawn
 // from the sample seed; a SiLU hidden layer of 48 units feeds an output layer
-// that produces 48 latent coefficients, decoded (the frozen "VAE") as a
-// 4×4 cosine basis per RGB channel to an image of any size. Activations
-// overflow to ±Inf beyond the fp16 range (65504), as in fp16 mixed-precision
+// that produces 48 latent coefficients, decoded (the frozen "VAE") as RGB
+// weights of 16 fixed scene atoms (scene.go: sky and ground either side of a
+// horizon, water, buildings, trees, snow/rain dots, a sun, a centred toy bear
+// with its face, stripes inside it and an outline around it, and three small
+// clutter objects) to an image of any size. The text encoder and proj_in are
+// seeded random layers; proj_out is fitted at start-up (ridge regression, a
+// few milliseconds, nothing cached) so that the base model paints a designed
+// scene for each place of the demo vocabulary ("toy, on grass": green ground,
+// blue sky, a sun; "in the city": grey blocks; "on a boat": blue water; …)
+// and keeps painting it when an unknown word (a trigger) precedes the class.
+// Activations overflow to ±Inf beyond the fp16 range (65504), as in fp16 mixed-precision
 // training, which is how a far too high learning rate ends in avr_loss=nan.
-// Training images are encoded into the same latent space (projection onto the
-// basis); the loss is the mean squared error there, with a fresh random latent
+// Training images are encoded into the same latent space (least-squares
+// projection onto the atoms); the loss is the mean squared error there, with a fresh random latent
 // per step playing the part of diffusion noise.
 //
 // LoRA modules sit on the three linear layers, named as kohya names them:
@@ -42,8 +50,10 @@
 // # The demo dataset
 //
 // InitDemo writes, under DIR: train/10_<trigger> <class>/NN.png with NN.caption
-// (the subject: the class's base rendering plus a distinct colour and stripe
-// pattern, plus a little per-image clutter that over-training memorises),
+// (the subject: the class's base rendering, with the toy red with white
+// vertical stripes and a dark outline, plus per-image clutter — a ball, a box,
+// a kite of random colours and a shifted background light — that
+// over-training memorises and then paints into held-out samples),
 // optionally reg/1_<class>/ (base renderings of class prompts),
 // prompts.txt (trained, held-out and class-only prompts, each with --w --h
 // --d), references/NN.png where NN is the prompt's index in prompts.txt

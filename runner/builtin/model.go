@@ -10,11 +10,10 @@ import (
 
 // Model dimensions. They are part of the saved LoRA's tensor shapes.
 const (
-	embDim    = 16 // word embedding and text encoding width
-	noiseDim  = 4  // seed-driven latent
-	hiddenDim = 48 // unet hidden units
-	latentDim = 48 // 3 channels × 4×4 cosine basis
-	basisN    = 4
+	embDim    = 16           // word embedding and text encoding width
+	noiseDim  = 4            // seed-driven latent
+	hiddenDim = 48           // unet hidden units
+	latentDim = 3 * numAtoms // an RGB coefficient per decoder atom
 	fp16Max   = 65504
 	// noiseGain keeps the seed's influence a variation, not the content.
 	noiseGain = 0.15
@@ -40,26 +39,44 @@ type baseModel struct {
 	b [3][]float32
 }
 
+// newBaseModel draws the text encoder and proj_in as seeded random layers
+// (proj_in's text part strong enough for SiLU to bend, so its 48 units are
+// distinct features of the prompt; its latent part weak, so a seed varies
+// a picture without repainting it) and then fits proj_out to the designed
+// scenes of the demo vocabulary (fitOutputLayer).
 func newBaseModel() *baseModel {
 	rng := rand.New(rand.NewPCG(baseSeed, 1))
 	m := &baseModel{}
-	gains := [3]float64{0.4, 1.6, 0.35}
 	for l := 0; l < 3; l++ {
 		out, in := moduleShapes[l][0], moduleShapes[l][1]
 		m.w[l] = make([]float32, out*in)
 		m.b[l] = make([]float32, out)
-		for i := range m.w[l] {
-			m.w[l][i] = float32(rng.NormFloat64() * gains[l] / math.Sqrt(float64(in)))
+		for o := 0; o < out; o++ {
+			for i := 0; i < in; i++ {
+				g := 0.4 // text encoder: the identity plus a little mixing
+				if l == 1 {
+					g = 6
+					if i >= embDim {
+						g = 1.6
+					}
+				}
+				m.w[l][o*in+i] = float32(rng.NormFloat64() * g / math.Sqrt(float64(in)))
+			}
 		}
-		if l == 0 { // the text encoder is close to the identity
+		if l == 0 {
 			for i := 0; i < embDim; i++ {
 				m.w[0][i*embDim+i] += 1
 			}
 		}
+		bg := 0.05
+		if l == 1 {
+			bg = 0.5 // spread the units' operating points over SiLU's bend
+		}
 		for i := range m.b[l] {
-			m.b[l][i] = float32(rng.NormFloat64() * 0.05)
+			m.b[l][i] = float32(rng.NormFloat64() * bg)
 		}
 	}
+	fitOutputLayer(m, rng)
 	return m
 }
 
@@ -473,23 +490,19 @@ func backward(base *baseModel, net *network, f *forwardState, gOut []float32) {
 	}
 }
 
-// decode renders a latent as an RGB image of w×h, values in [0,1] before
-// quantisation (clamped).
+// decode renders a latent as an RGB image of w×h through the fixed scene
+// atoms (scene.go), values in [0,1] before quantisation (clamped).
 func decode(lat []float32, w, h int) []uint8 {
 	pix := make([]uint8, w*h*3)
-	cx := basisTable(w)
-	cy := basisTable(h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			for c := 0; c < 3; c++ {
-				v := 0.5
-				for v2 := 0; v2 < basisN; v2++ {
-					for u := 0; u < basisN; u++ {
-						v += float64(lat[c*16+v2*4+u]) * cx[u*w+x] * cy[v2*h+y]
-					}
-				}
-				pix[(y*w+x)*3+c] = quantize(v)
+	t := atomTable(w, h)
+	n := w * h
+	for p := 0; p < n; p++ {
+		for c := 0; c < 3; c++ {
+			v := 0.5
+			for a := 0; a < numAtoms; a++ {
+				v += float64(lat[c*numAtoms+a]) * t[a*n+p]
 			}
+			pix[p*3+c] = quantize(v)
 		}
 	}
 	return pix
@@ -505,35 +518,39 @@ func quantize(v float64) uint8 {
 	return uint8(math.Round(v * 255))
 }
 
-func basisTable(n int) []float64 {
-	t := make([]float64, basisN*n)
-	for u := 0; u < basisN; u++ {
-		for x := 0; x < n; x++ {
-			t[u*n+x] = math.Cos(math.Pi * float64(u) * (float64(x) + 0.5) / float64(n))
+// encode projects an RGB image (values 0..255) onto the atoms by least
+// squares: the inverse of decode for images inside its range.
+func encode(pix []uint8, w, h int) []float32 {
+	t := atomTable(w, h)
+	n := w * h
+	gram := make([]float64, numAtoms*numAtoms)
+	rhs := make([]float64, numAtoms*3)
+	for a := 0; a < numAtoms; a++ {
+		ta := t[a*n : a*n+n]
+		for b := 0; b <= a; b++ {
+			tb := t[b*n : b*n+n]
+			var s float64
+			for p := range ta {
+				s += ta[p] * tb[p]
+			}
+			gram[a*numAtoms+b], gram[b*numAtoms+a] = s, s
+		}
+		// an atom too small to hit a pixel at this size gets a zero
+		// coefficient instead of a singular system
+		gram[a*numAtoms+a] += 1e-9 * float64(n)
+		for c := 0; c < 3; c++ {
+			var s float64
+			for p, v := range ta {
+				s += v * (float64(pix[p*3+c])/255 - 0.5)
+			}
+			rhs[a*3+c] = s
 		}
 	}
-	return t
-}
-
-// encode projects an RGB image (values 0..255) onto the latent basis: the
-// exact inverse of decode for images inside its range.
-func encode(pix []uint8, w, h int) []float32 {
-	cx := basisTable(w)
-	cy := basisTable(h)
+	sol := solveSPD(gram, numAtoms, rhs, 3)
 	lat := make([]float32, latentDim)
-	for c := 0; c < 3; c++ {
-		for v2 := 0; v2 < basisN; v2++ {
-			for u := 0; u < basisN; u++ {
-				var acc, norm float64
-				for y := 0; y < h; y++ {
-					for x := 0; x < w; x++ {
-						b := cx[u*w+x] * cy[v2*h+y]
-						acc += (float64(pix[(y*w+x)*3+c])/255 - 0.5) * b
-						norm += b * b
-					}
-				}
-				lat[c*16+v2*4+u] = float32(acc / norm)
-			}
+	for a := 0; a < numAtoms; a++ {
+		for c := 0; c < 3; c++ {
+			lat[c*numAtoms+a] = float32(sol[a*3+c])
 		}
 	}
 	return lat
