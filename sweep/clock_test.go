@@ -11,14 +11,17 @@ import (
 
 // TestControllerDeadlineAcrossMidnight: a sweep first started at 23:58 with
 // deadline "00:01" runs until 00:01 of the next day — not "already past" —
-// and launches no trial after it. The controller's clock runs 600× fast.
+// and launches no trial after it. The controller's clock runs 120× fast:
+// the 3 simulated minutes take 1.5 s, so even trials slowed tenfold by the
+// race detector on a loaded machine (predicted durations are what gate a
+// launch) leave launches on both sides of midnight.
 func TestControllerDeadlineAcrossMidnight(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
 	spec := writeSpec(t, dir, "midnight", 500, `, deadline: "00:01"`)
 	base := time.Date(2026, 3, 14, 23, 58, 0, 0, time.Local)
 	realStart := time.Now()
-	clock := func() time.Time { return base.Add(600 * time.Since(realStart)) }
+	clock := func() time.Time { return base.Add(120 * time.Since(realStart)) }
 	ctl := newController(spec, st, newFakeRunner(1, 2))
 	ctl.Now = clock
 	var (
