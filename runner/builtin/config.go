@@ -26,26 +26,23 @@ const (
 )
 
 // understood lists every key the builtin trainer reads; other keys are
-// accepted and ignored with one warning line.
-var understood = map[string]argType{
-	"config_file": tString, "network_dim": tInt, "network_alpha": tFloat,
-	"learning_rate": tFloat, "unet_lr": tFloat, "text_encoder_lr": tFloatList,
-	"lr_scheduler": tString, "lr_scheduler_num_cycles": tInt, "lr_scheduler_power": tFloat,
-	"lr_scheduler_min_lr_ratio": tFloat, "lr_scheduler_args": tStringList,
-	"lr_warmup_steps": tIntOrFloat, "optimizer_type": tString, "optimizer_args": tStringList,
-	"network_dropout": tFloat, "network_args": tStringList, "scale_weight_norms": tFloat,
-	"train_batch_size": tInt, "max_train_epochs": tInt, "max_train_steps": tInt, "seed": tInt,
-	"train_data_dir": tString, "reg_data_dir": tString, "caption_extension": tString,
-	"resolution": tString, "output_dir": tString, "output_name": tString,
-	"save_every_n_epochs": tInt, "save_model_as": tString, "save_precision": tString,
-	"sample_prompts": tString, "sample_every_n_epochs": tInt, "sample_every_n_steps": tInt,
-	"sample_at_first": tBool, "network_train_unet_only": tBool, "network_train_text_encoder_only": tBool,
-	"network_weights": tString, "dim_from_weights": tBool, "training_comment": tString,
-	"max_grad_norm": tFloat, "prior_loss_weight": tFloat, "network_module": tString,
+// accepted and ignored with one warning line. Their TOML and command-line
+// types come from the kohya argument table, like every other key's.
+var understood = map[string]bool{
+	"config_file": true, "network_dim": true, "network_alpha": true, "learning_rate": true, "unet_lr": true,
+	"text_encoder_lr": true, "lr_scheduler": true, "lr_scheduler_num_cycles": true, "lr_scheduler_power": true,
+	"lr_scheduler_min_lr_ratio": true, "lr_scheduler_args": true, "lr_warmup_steps": true,
+	"optimizer_type": true, "optimizer_args": true, "network_dropout": true, "network_args": true,
+	"scale_weight_norms": true, "train_batch_size": true, "max_train_epochs": true, "max_train_steps": true,
+	"seed": true, "train_data_dir": true, "reg_data_dir": true, "caption_extension": true, "resolution": true,
+	"output_dir": true, "output_name": true, "save_every_n_epochs": true, "save_model_as": true,
+	"save_precision": true, "sample_prompts": true, "sample_every_n_epochs": true, "sample_every_n_steps": true,
+	"sample_at_first": true, "network_train_unet_only": true, "network_train_text_encoder_only": true,
+	"network_weights": true, "dim_from_weights": true, "training_comment": true, "max_grad_norm": true,
+	"prior_loss_weight": true, "network_module": true,
 }
 
-// typeOfKind maps the kohya argument table's kinds for keys the trainer does
-// not read but must accept on the command line.
+// typeOfKind maps the kohya argument table's kinds to how a value is parsed.
 func typeOfKind(k kohya.ArgKind) argType {
 	switch k {
 	case kohya.KindInt:
@@ -65,9 +62,6 @@ func typeOfKind(k kohya.ArgKind) argType {
 }
 
 func lookupType(name string) (argType, bool) {
-	if t, ok := understood[name]; ok {
-		return t, true
-	}
 	if a, ok := kohya.LookupArg(name); ok {
 		return typeOfKind(a.Kind), true
 	}
