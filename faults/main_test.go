@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,8 +47,7 @@ func runMain(m *testing.M) int {
 	// binary is built here.
 	if bin = os.Getenv("LORASWEEP_FAULTS_BIN"); bin == "" {
 		bin = filepath.Join(tmp, "lorasweep")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		build := exec.Command(gobin, "build", "-o", bin, "github.com/lorasweep/lorasweep/cmd/lorasweep")
+		build := exec.Command("go", "build", "-o", bin, "github.com/lorasweep/lorasweep/cmd/lorasweep")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "faults: build lorasweep:", err)

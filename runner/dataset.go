@@ -125,37 +125,35 @@ func (p *Pool) applyDatasetView(ctx context.Context, cfg kohya.Config, pr *prepa
 // the one to warm it (a function to call once training started, or with
 // false when the trial ended before that).
 func (v *datasetView) enter(ctx context.Context) (func(bool), error) {
-	for {
-		v.mu.Lock()
-		warm := v.warm
-		v.mu.Unlock()
-		if warm {
-			return nil, nil
-		}
-		select {
-		case <-v.token:
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		}
-		v.mu.Lock()
-		warm = v.warm
-		v.mu.Unlock()
-		if warm {
-			v.token <- struct{}{}
-			return nil, nil
-		}
-		var once sync.Once
-		return func(started bool) {
-			once.Do(func() {
-				if started {
-					v.mu.Lock()
-					v.warm = true
-					v.mu.Unlock()
-				}
-				v.token <- struct{}{}
-			})
-		}, nil
+	v.mu.Lock()
+	warm := v.warm
+	v.mu.Unlock()
+	if warm {
+		return nil, nil
 	}
+	select {
+	case <-v.token:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	v.mu.Lock()
+	warm = v.warm
+	v.mu.Unlock()
+	if warm {
+		v.token <- struct{}{}
+		return nil, nil
+	}
+	var once sync.Once
+	return func(started bool) {
+		once.Do(func() {
+			if started {
+				v.mu.Lock()
+				v.warm = true
+				v.mu.Unlock()
+			}
+			v.token <- struct{}{}
+		})
+	}, nil
 }
 
 // buildView mirrors the immediate sub-directories of src (the N_class

@@ -194,7 +194,7 @@ func TestQuickSweepEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code = runCLI(t, dir, "run", "sweep.yaml")
+	_, stderr, code = runCLI(t, dir, "run", "sweep.yaml")
 	if code != 0 {
 		t.Fatalf("second run exited %d: %s", code, stderr)
 	}

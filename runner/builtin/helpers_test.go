@@ -14,8 +14,6 @@ import (
 	"github.com/lorasweep/lorasweep/kohya"
 )
 
-func splitArgs(s string) []string { return strings.Fields(s) }
-
 // demo writes the demo dataset once per test into a temp dir.
 func demo(t testing.TB, reg bool) string {
 	t.Helper()

@@ -414,9 +414,8 @@ func linearBackward(w []float32, m *loraModule, s *layerState, gy, gx, tmp []flo
 
 // forwardState is one sample's activations.
 type forwardState struct {
-	l   [3]layerState
-	a   []float32 // silu(hidden)
-	out []float32
+	l [3]layerState
+	a []float32 // silu(hidden)
 	// backward buffers
 	gOut, gA, gX, gC, tmp []float32
 }

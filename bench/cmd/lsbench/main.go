@@ -5,8 +5,8 @@
 //	go run ./bench/cmd/lsbench --quick --lorasweep /tmp/lorasweep all
 //
 // Run it from the repository root (it finds bench/python there). The
-// go:debug line lets rand.Seed reseed the global source that goptuna's stock
-// TPE draws from, so its runs repeat.
+// randseednop=0 debug setting below lets rand.Seed reseed the global source
+// that goptuna's stock TPE draws from, so its runs repeat.
 
 //go:debug randseednop=0
 package main
