@@ -11,7 +11,8 @@ import (
 // TestTrainerFaults runs one sweep whose trials misbehave in every way a
 // trainer can, one fault per trial, on a single slot: each must end as a
 // FAIL with the right reason and a log tail, its processes must be gone, and
-// the healthy trials after it must still run (the slot was freed).
+// the healthy trials after it must still run (the slot was freed). A full
+// disk is the exception: TestTrainerFillsDisk.
 func TestTrainerFaults(t *testing.T) {
 	faults := []struct {
 		mode   string
@@ -26,7 +27,6 @@ func TestTrainerFaults(t *testing.T) {
 		{"garbage", "crash", "garbage done"},
 		{"nosamples", "unscorable", "training finished"},
 		{"corruptpng", "unscorable", "training finished"},
-		{"fill", "disk-full", "No space left on device"},
 	}
 	// Trial 0 and the last trial are healthy; the faults sit between them.
 	s := newSweep(t, specOpts{trials: len(faults) + 2, parallel: 1, budget: ", max_failures_in_a_row: 50"})
@@ -67,6 +67,33 @@ func TestTrainerFaults(t *testing.T) {
 				t.Errorf("log tail is %d bytes: an enormous line was kept whole", len(tv.Run.LogTail))
 			}
 		})
+	}
+	s.noLeftovers(3 * time.Second)
+}
+
+// TestTrainerFillsDisk: a trainer that cannot write (ENOSPC) fails as
+// disk-full with its log tail, and the sweep stops launching at once —
+// every later trial would fail the same way — saying why.
+func TestTrainerFillsDisk(t *testing.T) {
+	s := newSweep(t, specOpts{trials: 3, parallel: 1, budget: ", max_failures_in_a_row: 50"})
+	s.setFault(0, "fill")
+	out, code := s.run(time.Minute, "run", s.spec)
+	if code != 0 {
+		t.Fatalf("run exited %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "disk full") {
+		t.Errorf("the stop reason does not say the disk is full:\n%s", out)
+	}
+	trials := s.trials()
+	if len(trials) != 1 {
+		t.Fatalf("got %d trials, want 1: nothing launched after the full disk:\n%s", len(trials), out)
+	}
+	tv := trials[0]
+	if tv.State != goptuna.TrialStateFail || tv.Reason != "disk-full" {
+		t.Errorf("state %v reason %q, want fail/disk-full", tv.State, tv.Reason)
+	}
+	if tv.Run == nil || !strings.Contains(tv.Run.LogTail, "No space left on device") {
+		t.Errorf("log tail lacks the ENOSPC line: %+v", tv.Run)
 	}
 	s.noLeftovers(3 * time.Second)
 }

@@ -125,8 +125,25 @@ func (a *kohyaAdapter) prepare(ctx context.Context, lease *Lease, job Job) (*pre
 		return nil, &reasonError{ReasonDiskFull, fmt.Errorf("write config: %w", err)}
 	}
 	pr.argv = a.pool.KohyaArgv(tomlPath)
-	pr.env = []string{"PYTHONUNBUFFERED=1", "COLUMNS=250"}
+	// Unbuffered stdout keeps print() and the logger in order; a wide
+	// COLUMNS keeps Rich from wrapping log lines. The spec's trainer.env
+	// (PYTORCH_CUDA_ALLOC_CONF, HF_HOME, …) comes last so it can override.
+	pr.env = append([]string{"PYTHONUNBUFFERED=1", "COLUMNS=250"}, specEnv(ts.Env)...)
 	return pr, nil
+}
+
+// specEnv renders trainer.env as KEY=VALUE entries in key order.
+func specEnv(env map[string]string) []string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+env[k])
+	}
+	return out
 }
 
 // KohyaArgv returns the command line that trains the TOML at tomlPath:

@@ -118,6 +118,10 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 	stopHeartbeat := c.heartbeat(ctx, claim.TrialID)
 
 	outcome := c.Runner.Run(trialCtx, lease.Lease, job, tr.onEvent)
+	// The trainer's own verdict counts before the slot is handed on: a stop
+	// it triggers (failures in a row, a full disk) must hold back the next
+	// launch, which would otherwise start while this trial is being scored.
+	c.noteOutcome(outcome)
 	// The slot is free as soon as the trainer is gone; the remaining
 	// scoring and bookkeeping do not hold it.
 	lease.Release()
@@ -521,18 +525,12 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	}
 	sum.State, sum.Reason, sum.Detail = state, reason, run.Detail
 
-	if reason == string(runner.ReasonDiskFull) {
-		c.setStop(StopDiskFull)
-	}
 	c.mu.Lock()
-	if state == goptuna.TrialStateFail {
-		c.failsInARow++
-		if m := c.Spec.Budget.MaxFailuresInARow; m > 0 && c.failsInARow >= m {
-			c.stopFailures = true
-		}
-	} else {
-		c.failsInARow = 0
+	if state != goptuna.TrialStateFail {
 		c.durations = append(c.durations, sum.Duration)
+	} else if reason == reasonUnscorable {
+		// Trained, then failed in scoring: noteOutcome counted a success.
+		c.countFailureLocked()
 	}
 	c.mu.Unlock()
 	c.log().Info("trial finished", "trial", tr.number, "state", state.String(), "value", sum.Value, "best_epoch", sum.BestEpoch, "reason", reason)
@@ -546,6 +544,32 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 		c.log().Warn("retention policy failed", "trial", tr.number, "err", err)
 	}
 	return sum, nil
+}
+
+// noteOutcome updates the failures-in-a-row count and the disk-full stop
+// from how the trainer ended. A trial that trained (complete or pruned)
+// ends a run of failures; an interrupted one says nothing about its params.
+func (c *Controller) noteOutcome(out runner.Outcome) {
+	if out.Reason == runner.ReasonInterrupted {
+		return
+	}
+	if out.Reason == runner.ReasonDiskFull {
+		c.setStop(StopDiskFull)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if out.OK || out.Reason == runner.ReasonPruned {
+		c.failsInARow = 0
+		return
+	}
+	c.countFailureLocked()
+}
+
+func (c *Controller) countFailureLocked() {
+	c.failsInARow++
+	if m := c.Spec.Budget.MaxFailuresInARow; m > 0 && c.failsInARow >= m {
+		c.stopFailures = true
+	}
 }
 
 // recordEnd writes the trial's best epoch, failure reason or value, then its
