@@ -69,7 +69,7 @@ func (o *Objective) Rerank(ctx context.Context, trials []TrialValue) ([]RankedTr
 			if err != nil {
 				return nil, fmt.Errorf("read ratings of trial %d: %w", t.Number, err)
 			}
-			r.Rating, r.Ratings = ratingScore(vals)
+			r.Rating, r.Ratings = RatingScore(vals)
 			if r.Ratings > 0 {
 				r.Rank = (wo*good + wr*r.Rating) / (wo + wr)
 			}
@@ -80,8 +80,10 @@ func (o *Objective) Rerank(ctx context.Context, trials []TrialValue) ([]RankedTr
 	return out, nil
 }
 
-// ratingScore combines stars and picks into 0..1.
-func ratingScore(vals []RatingValue) (float64, int) {
+// RatingScore combines a trial's judgements into 0..1: the mean of
+// (stars−1)/4 over its star ratings, averaged with the Laplace-smoothed win
+// rate of its pairwise picks; the int is how many judgements it rests on.
+func RatingScore(vals []RatingValue) (float64, int) {
 	var stars float64
 	var nStars, wins, games int
 	for _, v := range vals {

@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/c-bata/goptuna"
 	"gonum.org/v1/plot/plotter"
 
 	"github.com/lorasweep/lorasweep/kohya"
+	"github.com/lorasweep/lorasweep/objective"
 	"github.com/lorasweep/lorasweep/sweep"
 )
 
@@ -88,6 +90,7 @@ type page struct {
 	Importance  []Importance
 	Curves      []Chart
 	Failures    []failureGroup
+	Rated       []ratedView
 	Notes       []string
 	StateCounts string
 }
@@ -212,7 +215,86 @@ func buildPage(d *Data, opts Options) (*page, error) {
 		return nil, err
 	}
 	buildFailures(pg, d, opts)
+	buildRatings(pg, d)
 	return pg, nil
+}
+
+// ratedView is one trial of the human-ratings view.
+type ratedView struct {
+	Place     int
+	Number    int
+	Value     string
+	Rating    string
+	Stars     string
+	Picks     string
+	Judgement int
+}
+
+// buildRatings ranks the rated trials by their human rating (0..1, as the
+// rating scorer computes it), ties by stored value. It is a view of its
+// own: the stored values and the main ranking are never changed by it.
+func buildRatings(pg *page, d *Data) {
+	if len(d.Ratings) == 0 {
+		return
+	}
+	num := make(map[int]int, len(d.Trials))
+	byNumber := make(map[int]*Trial, len(d.Trials))
+	for i := range d.Trials {
+		num[d.Trials[i].ID] = d.Trials[i].Number
+		byNumber[d.Trials[i].Number] = &d.Trials[i]
+	}
+	ratings := ratingsByNumber(num, d.Ratings)
+	type rated struct {
+		number, n int
+		score     float64
+	}
+	var list []rated
+	for n, vals := range ratings {
+		score, k := objective.RatingScore(vals)
+		if k > 0 {
+			list = append(list, rated{n, k, score})
+		}
+	}
+	maximize := d.Direction != goptuna.StudyDirectionMinimize
+	value := func(n int) (float64, bool) {
+		if t := byNumber[n]; t != nil && t.Value != nil {
+			if maximize {
+				return *t.Value, true
+			}
+			return -*t.Value, true
+		}
+		return 0, false
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		va, oka := value(a.number)
+		vb, okb := value(b.number)
+		if oka != okb {
+			return oka
+		}
+		if va != vb {
+			return va > vb
+		}
+		return a.number < b.number
+	})
+	for i, r := range list {
+		stars, nStars, wins, games := ratings.summary(r.number)
+		v := ratedView{Place: i + 1, Number: r.number, Rating: strconv.FormatFloat(r.score, 'f', 2, 64), Judgement: r.n,
+			Value: "-", Stars: "-", Picks: "-"}
+		if t := byNumber[r.number]; t != nil {
+			v.Value = fmtValue(t.Value)
+		}
+		if nStars > 0 {
+			v.Stars = fmt.Sprintf("%.1f (%d)", stars, nStars)
+		}
+		if games > 0 {
+			v.Picks = fmt.Sprintf("%d of %d", wins, games)
+		}
+		pg.Rated = append(pg.Rated, v)
+	}
 }
 
 func buildSummary(pg *page, d *Data) {

@@ -428,6 +428,12 @@ func LoadRatings(ctx context.Context, store RatingStore, studyID int) (Ratings, 
 	if err != nil {
 		return nil, fmt.Errorf("read ratings: %w", err)
 	}
+	return ratingsByNumber(num, rs), nil
+}
+
+// ratingsByNumber keys stored ratings (by trial ID) by trial number; num
+// maps trial IDs to numbers.
+func ratingsByNumber(num map[int]int, rs []sweep.Rating) Ratings {
 	out := Ratings{}
 	for _, r := range rs {
 		n, ok := num[r.TrialID]
@@ -445,7 +451,7 @@ func LoadRatings(ctx context.Context, store RatingStore, studyID int) (Ratings, 
 		out[n] = append(out[n], objective.RatingValue{Opponent: o, Won: true})
 		out[o] = append(out[o], objective.RatingValue{Opponent: n, Won: false})
 	}
-	return out, nil
+	return out
 }
 
 // Ratings returns the ratings of trial number n (objective.RatingSource).
