@@ -84,8 +84,7 @@ func newOptimizer(name string, args []string) (opt optimizer, notice string, err
 	if err != nil {
 		return nil, "", err
 	}
-	used := map[string]bool{}
-	get := func(k string) (string, bool) { v, ok := kv[k]; used[k] = true; return v, ok }
+	r := &optArgReader{kv: kv, used: map[string]bool{}}
 	lower := strings.ToLower(name)
 	switch lower {
 	case "adamw8bit", "pagedadamw8bit", "pagedadamw", "pagedadamw32bit":
@@ -101,96 +100,91 @@ func newOptimizer(name string, args []string) (opt optimizer, notice string, err
 	switch lower {
 	case "", "adamw":
 		o := &adamW{b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.01}
-		if v, ok := get("weight_decay"); ok {
-			if o.wd, err = pyFloat("weight_decay", v); err != nil {
-				return nil, "", err
-			}
-		}
-		if v, ok := get("eps"); ok {
-			if o.eps, err = pyFloat("eps", v); err != nil {
-				return nil, "", err
-			}
-		}
-		if v, ok := get("betas"); ok {
-			p, err := pyPair("betas", v)
-			if err != nil {
-				return nil, "", err
-			}
-			o.b1, o.b2 = p[0], p[1]
-		}
+		r.float("weight_decay", &o.wd)
+		r.float("eps", &o.eps)
+		r.pair("betas", &o.b1, &o.b2)
 		opt = o
 	case "sgdnesterov":
 		o := &sgdNesterov{momentum: 0.9}
-		if v, ok := get("momentum"); ok {
-			if o.momentum, err = pyFloat("momentum", v); err != nil {
-				return nil, "", err
-			}
-		}
-		if v, ok := get("weight_decay"); ok {
-			if o.wd, err = pyFloat("weight_decay", v); err != nil {
-				return nil, "", err
-			}
-		}
+		r.float("momentum", &o.momentum)
+		r.float("weight_decay", &o.wd)
 		opt = o
 	case "lion":
 		o := &lion{b1: 0.9, b2: 0.99}
-		if v, ok := get("weight_decay"); ok {
-			if o.wd, err = pyFloat("weight_decay", v); err != nil {
-				return nil, "", err
-			}
-		}
-		if v, ok := get("betas"); ok {
-			p, err := pyPair("betas", v)
-			if err != nil {
-				return nil, "", err
-			}
-			o.b1, o.b2 = p[0], p[1]
-		}
+		r.float("weight_decay", &o.wd)
+		r.pair("betas", &o.b1, &o.b2)
 		opt = o
 	case "adafactor":
 		o := &adafactor{relative: true, scaleParam: true, clip: 1, decay: -0.8, eps1: 1e-30, eps2: 1e-3}
-		for _, k := range []string{"relative_step", "scale_parameter", "warmup_init"} {
-			if v, ok := get(k); ok {
-				b, err := pyBool(k, v)
-				if err != nil {
-					return nil, "", err
-				}
-				switch k {
-				case "relative_step":
-					o.relative = b
-				case "scale_parameter":
-					o.scaleParam = b
-				case "warmup_init":
-					o.warmupInit = b
-				}
-			}
-		}
-		for _, k := range []string{"clip_threshold", "decay_rate", "weight_decay"} {
-			if v, ok := get(k); ok {
-				f, err := pyFloat(k, v)
-				if err != nil {
-					return nil, "", err
-				}
-				switch k {
-				case "clip_threshold":
-					o.clip = f
-				case "decay_rate":
-					o.decay = f
-				case "weight_decay":
-					o.wd = f
-				}
-			}
-		}
+		r.bool("relative_step", &o.relative)
+		r.bool("scale_parameter", &o.scaleParam)
+		r.bool("warmup_init", &o.warmupInit)
+		r.float("clip_threshold", &o.clip)
+		r.float("decay_rate", &o.decay)
+		r.float("weight_decay", &o.wd)
 		opt = o
 	default:
 		return nil, "", fmt.Errorf("ImportError: optimizer_type %q is not available in the builtin trainer (AdamW, AdamW8bit, PagedAdamW*, SGDNesterov, Lion, AdaFactor)", name)
 	}
+	if r.err != nil {
+		return nil, "", r.err
+	}
 	for k := range kv {
-		if !used[k] {
+		if !r.used[k] {
 			return nil, "", fmt.Errorf("TypeError: %s.__init__() got an unexpected keyword argument '%s'", opt.describe(), k)
 		}
 	}
 	return opt, notice, nil
+}
+
+// optArgReader reads optimizer_args values into an optimizer's fields,
+// remembering which keys the optimizer knows (the rest are a TypeError, as
+// in torch) and the first value that does not parse.
+type optArgReader struct {
+	kv   map[string]string
+	used map[string]bool
+	err  error
+}
+
+// value marks key used and returns its text when present and no earlier
+// value failed.
+func (r *optArgReader) value(key string) (string, bool) {
+	r.used[key] = true
+	v, ok := r.kv[key]
+	return v, ok && r.err == nil
+}
+
+func (r *optArgReader) float(key string, dst *float64) {
+	if v, ok := r.value(key); ok {
+		f, err := pyFloat(key, v)
+		if err != nil {
+			r.err = err
+			return
+		}
+		*dst = f
+	}
+}
+
+func (r *optArgReader) pair(key string, a, b *float64) {
+	if v, ok := r.value(key); ok {
+		p, err := pyPair(key, v)
+		if err != nil {
+			r.err = err
+			return
+		}
+		*a, *b = p[0], p[1]
+	}
+}
+
+func (r *optArgReader) bool(key string, dst *bool) {
+	if v, ok := r.value(key); ok {
+		b, err := pyBool(key, v)
+		if err != nil {
+			r.err = err
+			return
+		}
+		*dst = b
+	}
 }
 
 type adamW struct{ b1, b2, eps, wd float64 }
