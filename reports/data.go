@@ -21,13 +21,6 @@ type Store interface {
 	Runs(ctx context.Context, studyID int) ([]sweep.RunRecord, error)
 }
 
-// Study-level system attributes the controller writes (sweep keeps the
-// constants unexported; these are the stored names).
-const (
-	attrStopReason = "lorasweep:stop_reason"
-	attrFirstStart = "lorasweep:first_started_at"
-)
-
 // DefaultDetail is how many of the best trials Load reads in full (samples
 // and step metrics) besides the baseline.
 const DefaultDetail = 8
@@ -86,8 +79,8 @@ func Load(ctx context.Context, store Store, studyID int) (*Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read sweep %q: %w", name, err)
 	}
-	d := &Data{Sweep: name, StudyID: studyID, Spec: spec, Direction: dir, StopReason: attrs[attrStopReason]}
-	if s, ok := attrs[attrFirstStart]; ok {
+	d := &Data{Sweep: name, StudyID: studyID, Spec: spec, Direction: dir, StopReason: attrs[sweep.AttrStopReason]}
+	if s, ok := attrs[sweep.AttrFirstStart]; ok {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			d.FirstStart = t
 		}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/c-bata/goptuna"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/lorasweep/lorasweep/sweep"
 )
 
 // System attributes the storage itself writes or reads.
@@ -20,7 +22,7 @@ const (
 	// AttrFailReason says why a trial failed (nan, oom, crash, interrupted…).
 	AttrFailReason = "lorasweep:fail_reason"
 	// AttrRetryOf is the number of the trial a retry copies.
-	AttrRetryOf = "lorasweep:retry_of"
+	AttrRetryOf = sweep.AttrRetryOf
 	// AttrRetryCount is how many times the original trial has been retried.
 	AttrRetryCount = "lorasweep:retry_count"
 )

@@ -54,8 +54,8 @@ const (
 	attrBaseline     = "lorasweep:baseline"
 	attrOutsideSpace = sampling.AttrOutsideSpace
 	attrBestEpoch    = "lorasweep:best_epoch"
-	attrStopReason   = "lorasweep:stop_reason"
-	attrFirstStart   = "lorasweep:first_started_at"
+	attrStopReason   = AttrStopReason
+	attrFirstStart   = AttrFirstStart
 	attrOOMRetryOf   = "lorasweep:oom_retry_of"
 	attrRepeatOf     = "lorasweep:repeat_of"
 	attrRepeatIndex  = "lorasweep:repeat_index"
@@ -68,6 +68,15 @@ const (
 	EnqueuedFile     = "enqueue"
 	EnqueuedOOMRetry = "oom-retry"
 	EnqueuedRepeat   = "repeat"
+)
+
+// Stored attribute names other packages read: the study's stop reason and
+// first start (reports), and the trial a retry copies (storage writes it
+// when it re-enqueues an interrupted trial; listings show it).
+const (
+	AttrStopReason = "lorasweep:stop_reason"
+	AttrFirstStart = "lorasweep:first_started_at"
+	AttrRetryOf    = "lorasweep:retry_of"
 )
 
 // StopReason says why a sweep stopped launching trials.

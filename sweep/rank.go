@@ -59,7 +59,7 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 		Baseline: t.SystemAttrs[attrBaseline] == "true",
 		Enqueued: t.SystemAttrs[attrEnqueued],
 		Outside:  t.SystemAttrs[attrOutsideSpace] == "true",
-		RetryOf:  t.SystemAttrs["lorasweep:retry_of"],
+		RetryOf:  t.SystemAttrs[AttrRetryOf],
 		Steps:    t.IntermediateValues,
 		Frozen:   t,
 	}
