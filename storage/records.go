@@ -190,22 +190,27 @@ func (s *Store) RecordEpoch(ctx context.Context, e sweep.EpochRecord) error {
 		v = finiteOrNull(*e.Value)
 	}
 	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO epochs
-		(trial_id, epoch, fraction, value, components, checkpoint, unscorable, reason, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (trial_id, epoch) DO UPDATE SET fraction = excluded.fraction, value = excluded.value,
+		(trial_id, epoch, step, fraction, value, components, checkpoint, unscorable, reason, deleted, images, expected, partial)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (trial_id, epoch, step) DO UPDATE SET fraction = excluded.fraction, value = excluded.value,
 		components = excluded.components, checkpoint = excluded.checkpoint, unscorable = excluded.unscorable,
-		reason = excluded.reason, deleted = excluded.deleted`),
-		e.TrialID, e.Epoch, e.Fraction, v, e.Components, e.Checkpoint, b2i(e.Unscorable), e.Reason, b2i(e.Deleted))
+		reason = excluded.reason, deleted = excluded.deleted, images = excluded.images, expected = excluded.expected,
+		partial = excluded.partial`),
+		e.TrialID, e.Epoch, e.Step, e.Fraction, v, e.Components, e.Checkpoint, b2i(e.Unscorable), e.Reason, b2i(e.Deleted),
+		e.Images, e.Expected, b2i(e.Partial))
 	if err != nil {
-		return fmt.Errorf("record epoch %d of trial %d: %w", e.Epoch, e.TrialID, err)
+		return fmt.Errorf("record %s of trial %d: %w", e.Candidate(), e.TrialID, err)
 	}
 	return nil
 }
 
-// Epochs returns a trial's epoch records in epoch order.
+// Epochs returns a trial's candidate records: epochs in epoch order, then
+// step candidates in step order.
 func (s *Store) Epochs(ctx context.Context, trialID int) ([]sweep.EpochRecord, error) {
 	var rows []struct {
 		TrialID    int             `db:"trial_id"`
 		Epoch      int             `db:"epoch"`
+		Step       int             `db:"step"`
 		Fraction   float64         `db:"fraction"`
 		Value      sql.NullFloat64 `db:"value"`
 		Components string          `db:"components"`
@@ -213,15 +218,19 @@ func (s *Store) Epochs(ctx context.Context, trialID int) ([]sweep.EpochRecord, e
 		Unscorable int             `db:"unscorable"`
 		Reason     string          `db:"reason"`
 		Deleted    int             `db:"deleted"`
+		Images     int             `db:"images"`
+		Expected   int             `db:"expected"`
+		Partial    int             `db:"partial"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT trial_id, epoch, fraction, value, components, checkpoint,
-		unscorable, reason, deleted FROM epochs WHERE trial_id = ? ORDER BY epoch`), trialID); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT trial_id, epoch, step, fraction, value, components, checkpoint,
+		unscorable, reason, deleted, images, expected, partial FROM epochs WHERE trial_id = ? ORDER BY step > 0, epoch, step`), trialID); err != nil {
 		return nil, fmt.Errorf("list epochs of trial %d: %w", trialID, err)
 	}
 	out := make([]sweep.EpochRecord, len(rows))
 	for i, r := range rows {
-		out[i] = sweep.EpochRecord{TrialID: r.TrialID, Epoch: r.Epoch, Fraction: r.Fraction, Components: r.Components,
-			Checkpoint: r.Checkpoint, Unscorable: r.Unscorable == 1, Reason: r.Reason, Deleted: r.Deleted == 1}
+		out[i] = sweep.EpochRecord{TrialID: r.TrialID, Epoch: r.Epoch, Step: r.Step, Fraction: r.Fraction, Components: r.Components,
+			Checkpoint: r.Checkpoint, Unscorable: r.Unscorable == 1, Reason: r.Reason, Deleted: r.Deleted == 1,
+			Images: r.Images, Expected: r.Expected, Partial: r.Partial == 1}
 		if r.Value.Valid {
 			v := r.Value.Float64
 			out[i].Value = &v
@@ -237,11 +246,11 @@ func (s *Store) RecordSamples(ctx context.Context, samples []sweep.SampleRecord)
 		return nil
 	}
 	err := s.write(ctx, func(tx *sqlx.Tx) error {
-		q := s.rebind(`INSERT INTO samples (trial_id, epoch, path, prompt, prompt_index, seed, scores) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (trial_id, path) DO UPDATE SET epoch = excluded.epoch, prompt = excluded.prompt,
+		q := s.rebind(`INSERT INTO samples (trial_id, epoch, step, path, prompt, prompt_index, seed, scores) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (trial_id, path) DO UPDATE SET epoch = excluded.epoch, step = excluded.step, prompt = excluded.prompt,
 			prompt_index = excluded.prompt_index, seed = excluded.seed, scores = excluded.scores`)
 		for _, x := range samples {
-			if _, err := tx.ExecContext(ctx, q, x.TrialID, x.Epoch, x.Path, x.Prompt, x.PromptIndex, x.Seed, x.Scores); err != nil {
+			if _, err := tx.ExecContext(ctx, q, x.TrialID, x.Epoch, x.Step, x.Path, x.Prompt, x.PromptIndex, x.Seed, x.Scores); err != nil {
 				return err
 			}
 		}
@@ -258,14 +267,15 @@ func (s *Store) Samples(ctx context.Context, trialID int) ([]sweep.SampleRecord,
 	var rows []struct {
 		TrialID     int    `db:"trial_id"`
 		Epoch       int    `db:"epoch"`
+		Step        int    `db:"step"`
 		Path        string `db:"path"`
 		Prompt      string `db:"prompt"`
 		PromptIndex int    `db:"prompt_index"`
 		Seed        int64  `db:"seed"`
 		Scores      string `db:"scores"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT trial_id, epoch, path, prompt, prompt_index, seed, scores
-		FROM samples WHERE trial_id = ? ORDER BY epoch, prompt_index, seed, path`), trialID); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT trial_id, epoch, step, path, prompt, prompt_index, seed, scores
+		FROM samples WHERE trial_id = ? ORDER BY step > 0, epoch, step, prompt_index, seed, path`), trialID); err != nil {
 		return nil, fmt.Errorf("list samples of trial %d: %w", trialID, err)
 	}
 	out := make([]sweep.SampleRecord, len(rows))

@@ -54,12 +54,18 @@ const (
 	attrBaseline     = "lorasweep:baseline"
 	attrOutsideSpace = sampling.AttrOutsideSpace
 	attrBestEpoch    = "lorasweep:best_epoch"
-	attrStopReason   = AttrStopReason
-	attrFirstStart   = AttrFirstStart
-	attrOOMRetryOf   = "lorasweep:oom_retry_of"
-	attrRepeatOf     = "lorasweep:repeat_of"
-	attrRepeatIndex  = "lorasweep:repeat_index"
-	attrFreedBytes   = "lorasweep:freed_bytes"
+	// attrBestStep is set instead of attrBestEpoch when the best candidate
+	// is a saved-and-sampled step.
+	attrBestStep = "lorasweep:best_step"
+	// attrPartial ("k/n") marks a trial whose value comes from a candidate
+	// scored on k of its n expected sample images: it had no complete one.
+	attrPartial     = "lorasweep:partial"
+	attrStopReason  = AttrStopReason
+	attrFirstStart  = AttrFirstStart
+	attrOOMRetryOf  = "lorasweep:oom_retry_of"
+	attrRepeatOf    = "lorasweep:repeat_of"
+	attrRepeatIndex = "lorasweep:repeat_index"
+	attrFreedBytes  = "lorasweep:freed_bytes"
 )
 
 // Kinds of enqueued trials (system attr lorasweep:enqueued).

@@ -12,21 +12,26 @@ import (
 
 // TrialRow is one trial as listings and reports show it.
 type TrialRow struct {
-	ID        int                 `json:"-"`
-	Number    int                 `json:"number"`
-	State     string              `json:"state"`
-	Value     *float64            `json:"value"`
-	BestEpoch *int                `json:"best_epoch,omitempty"`
-	Params    map[string]any      `json:"params"`
-	Started   time.Time           `json:"started"`
-	Duration  float64             `json:"duration_s,omitempty"`
-	Reason    string              `json:"reason,omitempty"`
-	Baseline  bool                `json:"baseline,omitempty"`
-	Enqueued  string              `json:"enqueued,omitempty"`
-	Outside   bool                `json:"outside_space,omitempty"`
-	RetryOf   string              `json:"retry_of,omitempty"`
-	Steps     map[int]float64     `json:"-"`
-	Frozen    goptuna.FrozenTrial `json:"-"`
+	ID        int      `json:"-"`
+	Number    int      `json:"number"`
+	State     string   `json:"state"`
+	Value     *float64 `json:"value"`
+	BestEpoch *int     `json:"best_epoch,omitempty"`
+	BestStep  *int     `json:"best_step,omitempty"`
+	// Partial is "k/n" when the value was scored on k of n expected sample
+	// images (the trial has no complete candidate); such a trial ranks
+	// below every trial with a complete one.
+	Partial  string              `json:"partial,omitempty"`
+	Params   map[string]any      `json:"params"`
+	Started  time.Time           `json:"started"`
+	Duration float64             `json:"duration_s,omitempty"`
+	Reason   string              `json:"reason,omitempty"`
+	Baseline bool                `json:"baseline,omitempty"`
+	Enqueued string              `json:"enqueued,omitempty"`
+	Outside  bool                `json:"outside_space,omitempty"`
+	RetryOf  string              `json:"retry_of,omitempty"`
+	Steps    map[int]float64     `json:"-"`
+	Frozen   goptuna.FrozenTrial `json:"-"`
 }
 
 // stateName is the lowercase state users see.
@@ -60,6 +65,7 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 		Enqueued: t.SystemAttrs[attrEnqueued],
 		Outside:  t.SystemAttrs[attrOutsideSpace] == "true",
 		RetryOf:  t.SystemAttrs[AttrRetryOf],
+		Partial:  t.SystemAttrs[attrPartial],
 		Steps:    t.IntermediateValues,
 		Frozen:   t,
 	}
@@ -84,16 +90,35 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 			r.BestEpoch = &e
 		}
 	}
+	if s, ok := t.SystemAttrs[attrBestStep]; ok {
+		if e, err := strconv.Atoi(s); err == nil {
+			r.BestStep = &e
+		}
+	}
 	if !t.DatetimeComplete.IsZero() && !t.DatetimeStart.IsZero() {
 		r.Duration = t.DatetimeComplete.Sub(t.DatetimeStart).Seconds()
 	}
 	return r
 }
 
+// BestCandidate labels the trial's best candidate ("epoch 3", "step
+// 1600"), or "" when it has none.
+func (r TrialRow) BestCandidate() string {
+	switch {
+	case r.BestStep != nil:
+		return CandidateLabel(0, *r.BestStep)
+	case r.BestEpoch != nil:
+		return CandidateLabel(*r.BestEpoch, 0)
+	}
+	return ""
+}
+
 // Rank orders trials best first: COMPLETE trials by value in the
 // direction, then PRUNED ones by value (a pruned trial stopped part-way
 // through its schedule, so its value does not compare with a finished
 // trial's — as in Optuna, the best trial is the best complete one), then
+// trials whose value was scored on part of its sample images (partial
+// k/n: incomplete evidence never outranks complete evidence), then
 // running/waiting, then failed, each group by trial number.
 func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	rows := make([]TrialRow, len(trials))
@@ -102,14 +127,16 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	}
 	group := func(r TrialRow) int {
 		switch {
+		case r.Value != nil && r.Partial != "":
+			return 2
 		case r.Value != nil && r.State == "complete":
 			return 0
 		case r.Value != nil:
 			return 1
 		case r.State == "running" || r.State == "waiting":
-			return 2
+			return 3
 		}
-		return 3
+		return 4
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/c-bata/goptuna"
@@ -29,10 +30,13 @@ type RunRecord struct {
 	Checkpoint string // best epoch's checkpoint
 }
 
-// EpochRecord is a trial's score at one saved epoch.
+// EpochRecord is a trial's score at one candidate: a saved-and-sampled
+// epoch (Step 0), or a saved-and-sampled step of a trial that samples by
+// steps (Epoch 0, Step > 0).
 type EpochRecord struct {
 	TrialID    int
 	Epoch      int
+	Step       int
 	Fraction   float64 // of the trial's schedule completed, 0..1
 	Value      *float64
 	Components string // JSON of objective.Result components
@@ -40,12 +44,39 @@ type EpochRecord struct {
 	Unscorable bool
 	Reason     string
 	Deleted    bool // checkpoint removed by the retention policy
+	// Images of Expected sample images existed and decoded when the
+	// candidate was scored. Partial: it was scored on fewer than Expected
+	// (the trainer stopped while sampling, a file is missing or corrupt);
+	// such a value never ranks above a complete candidate.
+	Images   int
+	Expected int
+	Partial  bool
+}
+
+// Candidate labels the record as users see it: "epoch 3" or "step 1600".
+func (e EpochRecord) Candidate() string { return CandidateLabel(e.Epoch, e.Step) }
+
+// CandidateLabel is "epoch N", or "step N" for a step candidate.
+func CandidateLabel(epoch, step int) string {
+	if step > 0 {
+		return fmt.Sprintf("step %d", step)
+	}
+	return fmt.Sprintf("epoch %d", epoch)
+}
+
+// Completeness is "" for a complete candidate and "partial k/n" otherwise.
+func (e EpochRecord) Completeness() string {
+	if !e.Partial {
+		return ""
+	}
+	return fmt.Sprintf("partial %d/%d", e.Images, e.Expected)
 }
 
 // SampleRecord is one sample image of a trial.
 type SampleRecord struct {
 	TrialID     int
 	Epoch       int
+	Step        int // the step candidate it belongs to; 0 for epoch samples
 	Path        string
 	Prompt      string
 	PromptIndex int
