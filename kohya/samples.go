@@ -314,3 +314,27 @@ func CheckpointName(outputName string, epoch int, ext string) string {
 	}
 	return fmt.Sprintf("%s-%06d.%s", outputName, epoch, strings.TrimPrefix(ext, "."))
 }
+
+// StepCheckpointName returns the per-step checkpoint file name
+// "{output_name}-step{step:08d}.{ext}" ("at-step{step:08d}.{ext}" when
+// outputName is empty).
+func StepCheckpointName(outputName string, step int, ext string) string {
+	if outputName == "" {
+		return fmt.Sprintf("at-step%08d.%s", step, strings.TrimPrefix(ext, "."))
+	}
+	return fmt.Sprintf("%s-step%08d.%s", outputName, step, strings.TrimPrefix(ext, "."))
+}
+
+var stepCkpt = regexp.MustCompile(`-step(\d{8,})\.[A-Za-z0-9]+$`)
+
+// CheckpointStep is the step a per-step checkpoint's file name carries
+// ("…-step00000500.safetensors" → 500); ok is false for other names
+// (epoch checkpoints, the final model).
+func CheckpointStep(path string) (step int, ok bool) {
+	m := stepCkpt.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}

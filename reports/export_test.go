@@ -6,6 +6,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -182,7 +184,11 @@ func (r *exportRunner) Run(ctx context.Context, _ sweep.Lease, job runner.Job, o
 		onEvent(runner.Event{Kind: runner.EventEpoch, Epoch: e, Epochs: exportEpochs})
 		onEvent(runner.Event{Kind: runner.EventProgress, Step: e, Total: exportEpochs, Loss: 0.2 / float64(e), LR: 1e-4 * float64(e)})
 		img := filepath.Join(out, "sample", fmt.Sprintf("%s_e%06d_00_1000.png", name, e))
-		if err := os.WriteFile(img, []byte("png"), 0o644); err != nil {
+		var pngData bytes.Buffer
+		if err := png.Encode(&pngData, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+			return fail(err)
+		}
+		if err := os.WriteFile(img, pngData.Bytes(), 0o644); err != nil {
 			return fail(err)
 		}
 		onEvent(runner.Event{Kind: runner.EventSamples, Epoch: e, Samples: []runner.Sample{{Path: img, Epoch: e, Prompt: "a photo of sks cat"}}})

@@ -156,7 +156,7 @@ func (c *commandParser) feed(line string) ([]Event, Reason, string) {
 				if len(m) > 2 {
 					ev.Epochs, _ = strconv.Atoi(m[2])
 				}
-				c.sum.Epoch, c.pr.epoch = e, e
+				c.sum.Epoch = e
 				evs = append(evs, ev)
 			}
 		}
@@ -215,7 +215,7 @@ func (c *commandParser) feed(line string) ([]Event, Reason, string) {
 	return evs, "", ""
 }
 
-func (a *commandAdapter) scanSamples(pr *prepared, st *runState) []Sample {
+func (a *commandAdapter) scanSamples(pr *prepared, epoch int) []Sample {
 	if pr.seen == nil {
 		pr.seen = map[string]bool{}
 	}
@@ -239,7 +239,7 @@ func (a *commandAdapter) scanSamples(pr *prepared, st *runState) []Sample {
 			continue
 		}
 		pr.seen[p] = true
-		out = append(out, Sample{Path: p, Epoch: pr.epoch})
+		out = append(out, Sample{Path: p, Epoch: epoch})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out

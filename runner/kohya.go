@@ -191,7 +191,13 @@ func (k *kohyaParser) feed(line string) ([]Event, Reason, string) {
 		case kohya.LogValidation:
 			evs = append(evs, Event{Kind: EventValidation, Epoch: e.Epoch, Loss: e.Loss})
 		case kohya.LogCheckpoint:
-			evs = append(evs, Event{Kind: EventCheckpoint, Epoch: e.Epoch, Path: e.Path})
+			ev := Event{Kind: EventCheckpoint, Epoch: e.Epoch, Path: e.Path}
+			if step, ok := kohya.CheckpointStep(e.Path); ok {
+				// save_every_n_steps: the checkpoint of a step, not of
+				// the epoch in progress.
+				ev.Epoch, ev.Step = 0, step
+			}
+			evs = append(evs, ev)
 		case kohya.LogModelSaved:
 			evs = append(evs, Event{Kind: EventModelSaved, Epoch: e.Epoch})
 		case kohya.LogFailure:
@@ -207,8 +213,9 @@ func (k *kohyaParser) feed(line string) ([]Event, Reason, string) {
 
 func (a *kohyaAdapter) newParser(*prepared) lineParser { return &kohyaParser{} }
 
-// scanSamples lists sample images under output_dir/sample not reported yet.
-func (a *kohyaAdapter) scanSamples(pr *prepared, st *runState) []Sample {
+// scanSamples lists sample images under output_dir/sample not reported yet
+// (their names carry their epoch or step).
+func (a *kohyaAdapter) scanSamples(pr *prepared, _ int) []Sample {
 	return scanKohyaSamples(pr)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lorasweep/lorasweep/internal/nvsmi"
 )
@@ -62,7 +63,21 @@ type PoolConfig struct {
 	// latent caches are written to disk (see datasetView). Empty disables
 	// the views: trials then share the dataset folder and its caches.
 	CacheDir string
-	Logger   *slog.Logger
+	// SampleRescan is how often a running trial's sample folder is listed
+	// between console lines (0 = DefaultSampleRescan).
+	SampleRescan time.Duration
+	Logger       *slog.Logger
+}
+
+// DefaultSampleRescan: listing a sample folder four times a second costs
+// nothing next to training, and a late image is seen within a blink.
+const DefaultSampleRescan = 250 * time.Millisecond
+
+func (p *Pool) sampleRescanEvery() time.Duration {
+	if p.cfg.SampleRescan > 0 {
+		return p.cfg.SampleRescan
+	}
+	return DefaultSampleRescan
 }
 
 // SlotInfo describes one slot: what `lorasweep gpus` and status print.

@@ -47,7 +47,6 @@ type prepared struct {
 	release    func()             // returned by dataset views; may be nil
 	warmUntil  func(started bool) // called once training has started (or the run ended without); may be nil
 	seen       map[string]bool    // sample files already reported
-	epoch      int                // current epoch (command trainer)
 	warnings   []string           // kept in the outcome
 }
 
@@ -56,7 +55,9 @@ type prepared struct {
 type adapter interface {
 	prepare(ctx context.Context, lease *Lease, job Job) (*prepared, error)
 	newParser(pr *prepared) lineParser
-	scanSamples(pr *prepared, st *runState) []Sample
+	// scanSamples lists sample images not reported yet; epoch is the epoch
+	// new files belong to when their names do not say (command trainers).
+	scanSamples(pr *prepared, epoch int) []Sample
 	finish(pr *prepared, st *runState, out *Outcome)
 }
 
@@ -217,9 +218,43 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), kohya.MaxLogLine+1)
 	sc.Split(kohya.ScanLogLines)
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		// A read error after the group is gone is of no interest; the exit
+		// status and the log decide the outcome.
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	onEvent(Event{Kind: EventPrepared, Time: time.Now(), Expected: len(pr.prompts)})
+	report := func(s []Sample, epoch int) {
+		if len(s) > 0 {
+			out.Samples = append(out.Samples, s...)
+			onEvent(Event{Kind: EventSamples, Time: time.Now(), Epoch: epoch, Samples: s})
+		}
+	}
+	// Samples are also looked for between lines: a trainer may print its
+	// next line before its last image lands, and a candidate is scored only
+	// once all its images are there.
+	rescan := time.NewTicker(p.sampleRescanEvery())
+	defer rescan.Stop()
 	warmed := false
-	for sc.Scan() {
-		line := sc.Text()
+	epoch := 0 // the epoch whose samples new unnamed files are
+read:
+	for {
+		var line string
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				break read
+			}
+			line = l
+		case <-rescan.C:
+			report(ad.scanSamples(pr, epoch), epoch)
+			continue
+		}
 		if line == "" {
 			continue
 		}
@@ -242,24 +277,24 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 			if ev.Kind == EventSamples {
 				out.Samples = append(out.Samples, ev.Samples...)
 			}
-			if ev.Kind == EventCheckpoint && ev.Path != "" {
+			if ev.Kind == EventCheckpoint && ev.Path != "" && ev.Step == 0 {
 				out.Checkpoints[ev.Epoch] = ev.Path
 			}
-			onEvent(ev)
 			if ev.Kind == EventEpoch || ev.Kind == EventCheckpoint || ev.Kind == EventModelSaved {
-				if s := ad.scanSamples(pr, st); len(s) > 0 {
-					out.Samples = append(out.Samples, s...)
-					onEvent(Event{Kind: EventSamples, Time: time.Now(), Epoch: ev.Epoch, Samples: s})
-				}
+				// What the trainer wrote before this line belongs to what
+				// came before it: report it first, so an epoch boundary is
+				// never acted on with a stale view of the sample folder.
+				report(ad.scanSamples(pr, epoch), epoch)
 			}
+			if ev.Kind == EventEpoch {
+				epoch = ev.Epoch
+			}
+			onEvent(ev)
 		}
 		if r != "" {
 			stop(r, detail)
 		}
 	}
-	// A read error after the group is gone is of no interest; the exit
-	// status and the log decide the outcome.
-	_, _ = io.Copy(io.Discard, r)
 	if pr.warmUntil != nil && !warmed {
 		pr.warmUntil(false)
 	}
@@ -272,10 +307,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 		out.ExitCode = -1
 	}
 	st.exitCode = out.ExitCode
-	if s := ad.scanSamples(pr, st); len(s) > 0 {
-		out.Samples = append(out.Samples, s...)
-		onEvent(Event{Kind: EventSamples, Time: time.Now(), Samples: s})
-	}
+	report(ad.scanSamples(pr, epoch), 0)
 	out.LogTail = tail
 	out.Warnings = append(out.Warnings, pr.warnings...)
 	ad.finish(pr, st, &out)

@@ -96,10 +96,16 @@ type Job struct {
 type EventKind string
 
 const (
+	// EventPrepared comes first, once the trial's files are written:
+	// Expected is how many sample images each sampled candidate (epoch or
+	// step) must produce — one per prompt of the prompts file the trial
+	// wrote — or 0 when the trainer's sampling is not known (command
+	// trainers).
+	EventPrepared   EventKind = "prepared"
 	EventProgress   EventKind = "progress"   // Step/Total and Loss (avr_loss) updated
 	EventEpoch      EventKind = "epoch"      // a new epoch started: Epoch of Epochs
 	EventValidation EventKind = "validation" // Loss holds the epoch's validation loss
-	EventCheckpoint EventKind = "checkpoint" // Path holds a saved checkpoint; Epoch its epoch
+	EventCheckpoint EventKind = "checkpoint" // Path holds a saved checkpoint; Epoch its epoch, or Step for a step checkpoint
 	EventSamples    EventKind = "samples"    // Samples holds newly found sample images of Epoch
 	EventModelSaved EventKind = "model-saved"
 	EventWarning    EventKind = "warning" // Text holds a warning worth keeping
@@ -118,6 +124,8 @@ type Event struct {
 	Path    string
 	Samples []Sample
 	Text    string
+	// Expected: see EventPrepared.
+	Expected int
 }
 
 // Sample is one sample image a trainer wrote.

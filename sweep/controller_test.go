@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -111,6 +113,7 @@ func (r *fakeRunner) Run(ctx context.Context, lease sweep.Lease, job runner.Job,
 		case <-time.After(r.epochDuration()):
 		}
 		path := filepath.Join(job.Dir, fmt.Sprintf("e%d.png", e))
+		writeTestPNG(path)
 		onEvent(runner.Event{Kind: runner.EventSamples, Epoch: e, Samples: []runner.Sample{{Path: path, Epoch: e, Prompt: "p"}}})
 		if e < r.epochs {
 			onEvent(runner.Event{Kind: runner.EventCheckpoint, Epoch: e, Path: filepath.Join(job.Dir, fmt.Sprintf("m-%06d.safetensors", e))})
@@ -560,5 +563,19 @@ func TestControllerAcceptsTrialReapedElsewhere(t *testing.T) {
 	}
 	if complete != 2 {
 		t.Errorf("%d complete trials, want 2 (the budget, the reaped config re-run)", complete)
+	}
+}
+
+// writeTestPNG writes a small real PNG: a candidate is scored only on
+// images that exist and decode.
+func writeTestPNG(path string) {
+	img := image.NewGray(image.Rect(0, 0, 4, 4))
+	f, err := os.Create(path)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		panic(err)
 	}
 }

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/jpeg" // samples saved as .jpg by command trainers
+	_ "image/png"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,16 +26,32 @@ import (
 // scored (no samples, undecodable images, scorer crash).
 const reasonUnscorable = "unscorable"
 
-// epochScore is the scored state of one saved epoch.
-type epochScore struct {
-	epoch    int
+// candidate is one saved-and-sampled point of a trial: an epoch (step 0)
+// or, for a trial that samples by steps, a step (epoch 0).
+type candidate struct{ epoch, step int }
+
+func (c candidate) String() string { return CandidateLabel(c.epoch, c.step) }
+
+// candidateScore is the scored state of one candidate. A partial one was
+// scored on fewer images than its prompts ask for: it is kept and shown,
+// but never reported to the pruner and never preferred to a complete one.
+type candidateScore struct {
+	cand     candidate
 	fraction float64
 	result   objective.Result
+	partial  bool
+	images   int // scored on images of expected
+	expected int
 }
 
+// sampleRecheckEvery is how often a candidate whose images are not all
+// there (or not all decodable yet: a PNG still being written) is looked at
+// again while its trainer runs.
+const sampleRecheckEvery = 250 * time.Millisecond
+
 // trialRun follows one trial's events: it collects losses and samples,
-// scores each epoch once its samples are complete, reports intermediate
-// values and asks the pruner whether to stop.
+// scores each candidate once all its expected samples exist and decode,
+// reports intermediate values and asks the pruner whether to stop.
 type trialRun struct {
 	c       *Controller
 	ctx     context.Context
@@ -43,23 +63,28 @@ type trialRun struct {
 
 	mu          sync.Mutex
 	losses      []float64
-	metrics     []MetricPoint
+	metrics     []MetricPoint // not recorded yet
 	lastStep    int
 	totalSteps  int         // the schedule's steps, from progress lines
 	endStep     map[int]int // epoch → the last step seen in it
 	epochs      int         // total epochs, from the epoch lines
 	current     int         // epoch in progress
-	samples     map[int][]runner.Sample
-	checkpoints map[int]string
-	scored      map[int]bool
-	scores      []epochScore
+	expected    int         // images each sampled candidate must produce (0: unknown)
+	samples     map[candidate][]runner.Sample
+	checkpoints map[candidate]string
+	due         map[candidate]bool // its trainer has moved past it
+	queued      map[candidate]bool
+	validation  map[int]float64 // epoch → the last validation loss printed in it
+	decoded     map[string]bool // sample paths that decoded whole
+	scores      []candidateScore
 	pruned      bool
-	exited      bool // the trainer is gone: nothing left to prune
+	exited      bool // the trainer is gone: nothing left to prune or wait for
 	storeErr    error
 
-	pending []int         // epochs ready to score, in order
-	closed  bool          // no more epochs will be queued
-	wake    chan struct{} // signals scoreLoop that pending or closed changed
+	pending []candidate   // candidates ready to score, in order
+	waiting []candidate   // due, but some images are missing or not decodable yet
+	closed  bool          // no more candidates will be queued
+	wake    chan struct{} // signals scoreLoop that pending, waiting or closed changed
 	done    chan struct{}
 }
 
@@ -111,7 +136,8 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 	tr := &trialRun{
 		c: c, ctx: trialCtx, cancel: cancel,
 		trialID: claim.TrialID, number: claim.Number, params: params, gpus: lease.GPUs(),
-		samples: map[int][]runner.Sample{}, checkpoints: map[int]string{}, scored: map[int]bool{}, endStep: map[int]int{},
+		samples: map[candidate][]runner.Sample{}, checkpoints: map[candidate]string{}, due: map[candidate]bool{},
+		queued: map[candidate]bool{}, validation: map[int]float64{}, decoded: map[string]bool{}, endStep: map[int]int{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go tr.scoreLoop()
@@ -164,6 +190,8 @@ func (tr *trialRun) onEvent(ev runner.Event) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	switch ev.Kind {
+	case runner.EventPrepared:
+		tr.expected = ev.Expected
 	case runner.EventProgress:
 		if ev.Total > 0 {
 			tr.totalSteps = ev.Total
@@ -179,52 +207,101 @@ func (tr *trialRun) onEvent(ev runner.Event) {
 			tr.metrics = append(tr.metrics, MetricPoint{Step: step, Loss: ev.Loss, LR: ev.LR})
 			tr.lastStep = step
 		}
+		// A step sampled at S is behind the trainer once it reports a
+		// later step.
+		tr.stepsDueLocked(step - 1)
+	case runner.EventValidation:
+		tr.validationLocked(ev.Loss)
 	case runner.EventEpoch:
 		if ev.Epochs > 0 {
 			tr.epochs = ev.Epochs
 		}
-		// Epoch N starting means epoch N-1 (and its samples) is complete.
+		// Epoch N starting means epoch N-1 (and its samples) is behind it.
 		prev := tr.current
 		if prev > 0 && tr.lastStep > 0 {
 			tr.endStep[prev] = tr.lastStep
 		}
 		tr.current = ev.Epoch
+		tr.stepsDueLocked(tr.lastStep)
 		for e := 1; e < ev.Epoch && e <= prev; e++ {
-			tr.enqueueLocked(e)
+			c := candidate{epoch: e}
+			tr.due[c] = true
+			tr.enqueueLocked(c)
 		}
 	case runner.EventCheckpoint:
-		if ev.Epoch > 0 {
-			tr.checkpoints[ev.Epoch] = ev.Path
+		switch {
+		case ev.Step > 0:
+			tr.checkpoints[candidate{step: ev.Step}] = ev.Path
+		case ev.Epoch > 0:
+			tr.checkpoints[candidate{epoch: ev.Epoch}] = ev.Path
 		}
 	case runner.EventSamples:
-		for _, s := range ev.Samples {
-			if s.Epoch <= 0 {
-				// epoch 0 is the base model (sample_at_first) and step-based
-				// samples have no epoch: neither is a candidate epoch.
-				continue
-			}
-			tr.samples[s.Epoch] = append(tr.samples[s.Epoch], s)
+		tr.addSamplesLocked(ev.Samples)
+		for c := range tr.samples {
+			tr.enqueueLocked(c)
 		}
-		for e := range tr.samples {
-			if e < tr.current {
-				tr.enqueueLocked(e)
-			}
+		if len(tr.waiting) > 0 {
+			tr.signalLocked()
 		}
 	}
 }
 
-// enqueueLocked schedules an epoch for scoring once. With a sample-based
-// objective an epoch without samples waits (its samples may still be found
-// at exit).
-func (tr *trialRun) enqueueLocked(epoch int) {
-	if tr.scored[epoch] {
+// addSamplesLocked files samples under their candidates. Epoch 0 is the
+// base model (sample_at_first): never a candidate.
+func (tr *trialRun) addSamplesLocked(ss []runner.Sample) {
+	for _, s := range ss {
+		var c candidate
+		switch {
+		case s.Epoch > 0:
+			c = candidate{epoch: s.Epoch}
+		case s.Epoch < 0 && s.Step > 0:
+			c = candidate{step: s.Step}
+		default:
+			continue
+		}
+		if !containsSample(tr.samples[c], s.Path) {
+			tr.samples[c] = append(tr.samples[c], s)
+		}
+	}
+}
+
+// stepsDueLocked marks the step candidates at or before step as behind the
+// trainer.
+func (tr *trialRun) stepsDueLocked(step int) {
+	for c := range tr.samples {
+		if c.step > 0 && c.step <= step && !tr.due[c] {
+			tr.due[c] = true
+			tr.enqueueLocked(c)
+		}
+	}
+}
+
+// validationLocked keeps the epoch's validation loss: the last one printed
+// before the epoch ends. tqdm re-draws the previous epoch's finished
+// validation bar early in the next epoch with its old value; a first value
+// in an epoch equal to the previous epoch's is that re-draw, not a score.
+func (tr *trialRun) validationLocked(loss float64) {
+	e := tr.current
+	if _, seen := tr.validation[e]; !seen {
+		if prev, ok := tr.validation[e-1]; ok && prev == loss {
+			return
+		}
+	}
+	tr.validation[e] = loss
+}
+
+// enqueueLocked schedules a candidate for scoring once, when its trainer
+// has moved past it. With a sample-based objective a candidate without
+// samples waits (its samples may still be found at exit).
+func (tr *trialRun) enqueueLocked(c candidate) {
+	if tr.queued[c] || !tr.due[c] {
 		return
 	}
-	if tr.c.Scorer.NeedsSamples() && len(tr.samples[epoch]) == 0 {
+	if tr.c.Scorer.NeedsSamples() && len(tr.samples[c]) == 0 {
 		return
 	}
-	tr.scored[epoch] = true
-	tr.pending = append(tr.pending, epoch)
+	tr.queued[c] = true
+	tr.pending = append(tr.pending, c)
 	tr.signalLocked()
 }
 
@@ -235,46 +312,134 @@ func (tr *trialRun) signalLocked() {
 	}
 }
 
-// scoreLoop scores queued epochs one at a time, off the event goroutine, so
-// reading the trainer's output never waits for a scorer.
+// scoreLoop scores queued candidates one at a time, off the event
+// goroutine, so reading the trainer's output never waits for a scorer. A
+// candidate whose images are not all there yet waits and is looked at
+// again when samples arrive, every sampleRecheckEvery, and at exit.
 func (tr *trialRun) scoreLoop() {
 	defer close(tr.done)
 	for {
 		tr.mu.Lock()
 		if len(tr.pending) == 0 {
-			closed := tr.closed
+			closed, waiting := tr.closed, len(tr.waiting) > 0
+			if closed && waiting {
+				// The trainer is gone: what is there is all there will be.
+				tr.pending, tr.waiting = tr.waiting, nil
+				tr.mu.Unlock()
+				continue
+			}
 			tr.mu.Unlock()
 			if closed {
+				tr.flushMetrics()
 				return
 			}
-			<-tr.wake
+			if !waiting {
+				<-tr.wake
+				continue
+			}
+			select {
+			case <-tr.wake:
+			case <-time.After(sampleRecheckEvery):
+			}
+			tr.mu.Lock()
+			tr.pending, tr.waiting = append(tr.pending, tr.waiting...), nil
+			tr.mu.Unlock()
 			continue
 		}
-		epoch := tr.pending[0]
+		c := tr.pending[0]
 		tr.pending = tr.pending[1:]
 		tr.mu.Unlock()
-		tr.scoreEpoch(epoch)
+		tr.scoreCandidate(c)
 	}
 }
 
-func (tr *trialRun) scoreEpoch(epoch int) {
+// flushMetrics records the losses seen since the last flush, so a trial
+// that fails keeps the curve it printed.
+func (tr *trialRun) flushMetrics() {
+	tr.mu.Lock()
+	metrics := tr.metrics
+	tr.metrics = nil
+	tr.mu.Unlock()
+	if len(metrics) == 0 {
+		return
+	}
+	if err := tr.c.Store.RecordMetrics(context.WithoutCancel(tr.ctx), tr.trialID, metrics); err != nil {
+		tr.fail(fmt.Errorf("trial %d: record metrics: %w", tr.number, err))
+	}
+}
+
+// evidence returns the candidate's samples that exist and decode whole,
+// and whether they are all it will get: all expected images are there, or
+// the trainer is gone. ok false means wait.
+func (tr *trialRun) evidence(c candidate) (good []runner.Sample, expected int, ok bool) {
+	tr.mu.Lock()
+	samples := append([]runner.Sample(nil), tr.samples[c]...)
+	expected, exited := tr.expected, tr.exited
+	tr.mu.Unlock()
+	if !tr.c.Scorer.NeedsSamples() {
+		return samples, 0, true
+	}
+	if expected > 0 && len(samples) < expected && !exited {
+		return nil, expected, false
+	}
+	for _, s := range samples {
+		tr.mu.Lock()
+		known := tr.decoded[s.Path]
+		tr.mu.Unlock()
+		if !known {
+			if decodeErr(s.Path) != nil {
+				continue
+			}
+			tr.mu.Lock()
+			tr.decoded[s.Path] = true
+			tr.mu.Unlock()
+		}
+		good = append(good, s)
+	}
+	if len(good) < len(samples) && !exited {
+		return nil, expected, false
+	}
+	return good, expected, true
+}
+
+// decodeErr reports whether an image file decodes whole: a PNG the trainer
+// is still writing does not.
+func decodeErr(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, _, err = image.Decode(f)
+	return err
+}
+
+func (tr *trialRun) scoreCandidate(c candidate) {
+	samples, expected, ok := tr.evidence(c)
+	if !ok {
+		tr.mu.Lock()
+		tr.waiting = append(tr.waiting, c)
+		tr.mu.Unlock()
+		return
+	}
+	partial := expected > 0 && len(samples) < expected
 	tr.mu.Lock()
 	total := tr.epochs
 	if total <= 0 {
-		total = epoch
+		total = max(c.epoch, 1)
 	}
 	in := objective.EpochInput{
 		TrialNumber: tr.number,
-		Epoch:       epoch,
-		Fraction:    tr.fractionLocked(epoch, total),
+		Epoch:       c.epoch,
+		Fraction:    tr.fractionLocked(c, total),
 		Losses:      append([]float64(nil), tr.losses...),
 		Params:      tr.params,
 		GPUs:        tr.gpus,
 	}
-	samples := append([]runner.Sample(nil), tr.samples[epoch]...)
-	checkpoint := tr.checkpoints[epoch]
-	metrics := tr.metrics
-	tr.metrics = nil
+	if v, ok := tr.validation[c.epoch]; ok && c.step == 0 {
+		in.ValidationLoss = &v
+	}
+	checkpoint := tr.checkpoints[c]
 	tr.mu.Unlock()
 	for _, s := range samples {
 		in.Samples = append(in.Samples, objective.Sample{Path: s.Path, Prompt: s.Prompt, PromptIndex: s.PromptIndex, Seed: s.Seed, Epoch: s.Epoch})
@@ -284,12 +449,14 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 	// is worth keeping.
 	ctx := context.WithoutCancel(tr.ctx)
 	store := tr.c.Store
-	if len(metrics) > 0 {
-		if err := store.RecordMetrics(ctx, tr.trialID, metrics); err != nil {
-			tr.fail(fmt.Errorf("trial %d: record metrics: %w", tr.number, err))
-		}
+	tr.flushMetrics()
+	var res objective.Result
+	var err error
+	if tr.c.Scorer.NeedsSamples() && len(samples) == 0 {
+		err = fmt.Errorf("none of its %d sample images exists and decodes", expected)
+	} else {
+		res, err = tr.c.Scorer.ScoreEpoch(ctx, in)
 	}
-	res, err := tr.c.Scorer.ScoreEpoch(ctx, in)
 	if err != nil {
 		res = objective.Result{Unscorable: true, Reason: err.Error()}
 	}
@@ -297,19 +464,25 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 		res.Unscorable, res.Reason = true, fmt.Sprintf("score is %v", res.Value)
 	}
 	comps, _ := json.Marshal(res.Components)
-	rec := EpochRecord{TrialID: tr.trialID, Epoch: epoch, Fraction: in.Fraction, Components: string(comps),
-		Checkpoint: checkpoint, Unscorable: res.Unscorable, Reason: res.Reason}
+	rec := EpochRecord{TrialID: tr.trialID, Epoch: c.epoch, Step: c.step, Fraction: in.Fraction, Components: string(comps),
+		Checkpoint: checkpoint, Unscorable: res.Unscorable, Reason: res.Reason,
+		Images: len(samples), Expected: expected, Partial: partial}
 	if !res.Unscorable {
 		v := res.Value
 		rec.Value = &v
 	}
 	if err := store.RecordEpoch(ctx, rec); err != nil {
-		tr.fail(fmt.Errorf("trial %d: record epoch %d: %w", tr.number, epoch, err))
+		tr.fail(fmt.Errorf("trial %d: record %s: %w", tr.number, c, err))
 	}
-	if len(samples) > 0 {
-		recs := make([]SampleRecord, 0, len(samples))
-		for _, s := range samples {
-			recs = append(recs, SampleRecord{TrialID: tr.trialID, Epoch: epoch, Path: s.Path, Prompt: s.Prompt,
+	tr.mu.Lock()
+	all := append([]runner.Sample(nil), tr.samples[c]...)
+	tr.mu.Unlock()
+	if len(all) > 0 {
+		// Every image found is kept with the candidate, those that did not
+		// decode too (without scores): the report shows what was there.
+		recs := make([]SampleRecord, 0, len(all))
+		for _, s := range all {
+			recs = append(recs, SampleRecord{TrialID: tr.trialID, Epoch: c.epoch, Step: c.step, Path: s.Path, Prompt: s.Prompt,
 				PromptIndex: s.PromptIndex, Seed: s.Seed, Scores: sampleScores(res, s.Path)})
 		}
 		if err := store.RecordSamples(ctx, recs); err != nil {
@@ -317,17 +490,23 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 		}
 	}
 	if res.Unscorable {
-		tr.c.log().Warn("epoch unscorable", "trial", tr.number, "epoch", epoch, "reason", res.Reason)
+		tr.c.log().Warn("candidate unscorable", "trial", tr.number, "candidate", c.String(), "reason", res.Reason)
 		return
 	}
 	tr.mu.Lock()
-	tr.scores = append(tr.scores, epochScore{epoch: epoch, fraction: in.Fraction, result: res})
+	tr.scores = append(tr.scores, candidateScore{cand: c, fraction: in.Fraction, result: res, partial: partial,
+		images: len(samples), expected: expected})
 	tr.mu.Unlock()
-	tr.c.log().Info("epoch scored", "trial", tr.number, "epoch", epoch, "value", res.Value)
+	if partial {
+		tr.c.log().Warn("candidate scored on part of its samples", "trial", tr.number, "candidate", c.String(),
+			"images", len(samples), "expected", expected, "value", res.Value)
+		return
+	}
+	tr.c.log().Info("candidate scored", "trial", tr.number, "candidate", c.String(), "value", res.Value)
 
 	step := int(math.Round(in.Fraction * 1000))
 	if err := store.SetTrialIntermediateValue(tr.trialID, step, res.Value); err != nil {
-		// A duplicate step (two epochs at one fraction) is harmless.
+		// A duplicate step (two candidates at one fraction) is harmless.
 		tr.c.log().Debug("intermediate value not stored", "trial", tr.number, "step", step, "err", err)
 	}
 	tr.mu.Lock()
@@ -352,22 +531,28 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 		tr.pruned = true
 		tr.mu.Unlock()
 		if stop {
-			tr.c.log().Info("pruning trial", "trial", tr.number, "epoch", epoch, "value", res.Value)
+			tr.c.log().Info("pruning trial", "trial", tr.number, "candidate", c.String(), "value", res.Value)
 			tr.cancel(runner.ErrPruned)
 		}
 	}
 }
 
 // fractionLocked is how much of its schedule the trial had completed at
-// the end of epoch: step/total from the progress lines when both are known
-// (trials with other epoch counts or batch sizes are at other points of
-// their LR schedules, so this is what compares across trials), else
-// epoch/epochs.
-func (tr *trialRun) fractionLocked(epoch, epochs int) float64 {
-	if step, ok := tr.endStep[epoch]; ok && tr.totalSteps > 0 {
+// candidate c: for an epoch, step/total from the progress lines when both
+// are known (trials with other epoch counts or batch sizes are at other
+// points of their LR schedules, so this is what compares across trials),
+// else epoch/epochs; for a step, step/total.
+func (tr *trialRun) fractionLocked(c candidate, epochs int) float64 {
+	if c.step > 0 {
+		if tr.totalSteps > 0 {
+			return math.Min(1, float64(c.step)/float64(tr.totalSteps))
+		}
+		return 0
+	}
+	if step, ok := tr.endStep[c.epoch]; ok && tr.totalSteps > 0 {
 		return math.Min(1, float64(step)/float64(tr.totalSteps))
 	}
-	return math.Min(1, float64(epoch)/float64(epochs))
+	return math.Min(1, float64(c.epoch)/float64(epochs))
 }
 
 func (tr *trialRun) fail(err error) {
@@ -378,8 +563,10 @@ func (tr *trialRun) fail(err error) {
 	}
 }
 
-// finish scores what the trainer left behind (the last epoch's samples are
-// only complete at exit) and waits for scoring to end.
+// finish scores what the trainer left behind (the last candidate's samples
+// are only complete at exit) and waits for scoring to end. A candidate the
+// trainer left short — it crashed or was stopped while sampling — is
+// scored on what is there, as partial.
 func (tr *trialRun) finish(out runner.Outcome) {
 	tr.mu.Lock()
 	tr.exited = true
@@ -388,14 +575,11 @@ func (tr *trialRun) finish(out runner.Outcome) {
 			tr.endStep[tr.current] = tr.lastStep
 		}
 	}
-	for _, s := range out.Samples {
-		if s.Epoch <= 0 || containsSample(tr.samples[s.Epoch], s.Path) {
-			continue
-		}
-		tr.samples[s.Epoch] = append(tr.samples[s.Epoch], s)
-	}
+	tr.addSamplesLocked(out.Samples)
 	for e, p := range out.Checkpoints {
-		tr.checkpoints[e] = p
+		if e > 0 {
+			tr.checkpoints[candidate{epoch: e}] = p
+		}
 	}
 	last := tr.current
 	if out.OK && tr.epochs > 0 {
@@ -403,25 +587,33 @@ func (tr *trialRun) finish(out runner.Outcome) {
 	}
 	if out.OK && last > 0 && out.ModelPath != "" {
 		// The final epoch's weights are the final model file.
-		tr.checkpoints[last] = out.ModelPath
+		tr.checkpoints[candidate{epoch: last}] = out.ModelPath
 	}
-	if out.OK || out.Reason == runner.ReasonPruned {
-		var epochs []int
-		for e := range tr.samples {
-			epochs = append(epochs, e)
+	if out.Reason != runner.ReasonInterrupted {
+		var cands []candidate
+		for c := range tr.samples {
+			cands = append(cands, c)
 		}
 		if !tr.c.Scorer.NeedsSamples() && out.OK {
 			for e := 1; e <= last; e++ {
-				epochs = append(epochs, e)
+				cands = append(cands, candidate{epoch: e})
 			}
 		}
-		sort.Ints(epochs)
-		for _, e := range epochs {
-			// After a prune only epochs already complete count.
-			if out.Reason == runner.ReasonPruned && e >= tr.current {
+		sort.Slice(cands, func(i, j int) bool {
+			a, b := cands[i], cands[j]
+			if (a.step > 0) != (b.step > 0) {
+				return a.step == 0
+			}
+			return a.epoch < b.epoch || (a.epoch == b.epoch && a.step < b.step)
+		})
+		for _, c := range cands {
+			// After a prune, the epoch in progress was cut short by
+			// lorasweep, not by the trainer: it is no candidate.
+			if out.Reason == runner.ReasonPruned && c.step == 0 && c.epoch >= tr.current {
 				continue
 			}
-			tr.enqueueLocked(e)
+			tr.due[c] = true
+			tr.enqueueLocked(c)
 		}
 	}
 	tr.closed = true
@@ -439,15 +631,23 @@ func containsSample(ss []runner.Sample, path string) bool {
 	return false
 }
 
-// best returns the best scored epoch by the study's direction.
-func (tr *trialRun) best(maximize bool) (epochScore, bool) {
+// best returns the best scored candidate by the study's direction: among
+// complete candidates when there is one, else among partial ones (the trial
+// then ranks below every trial with complete evidence).
+func (tr *trialRun) best(maximize bool) (candidateScore, bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	var best epochScore
+	var best candidateScore
 	found := false
 	for _, s := range tr.scores {
+		if found && s.partial != best.partial {
+			if !s.partial {
+				best = s
+			}
+			continue
+		}
 		if !found || (maximize && s.result.Value > best.result.Value) || (!maximize && s.result.Value < best.result.Value) ||
-			(s.result.Value == best.result.Value && s.epoch < best.epoch) {
+			(s.result.Value == best.result.Value && s.cand.step == 0 && s.cand.epoch < best.cand.epoch) {
 			best, found = s, true
 		}
 	}
@@ -491,10 +691,12 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	}
 	run.Reason = reason
 	if hasBest {
-		e := best.epoch
-		run.BestEpoch = &e
-		run.Checkpoint = tr.checkpoints[best.epoch]
-		sum.BestEpoch = e
+		if best.cand.step == 0 {
+			e := best.cand.epoch
+			run.BestEpoch = &e
+			sum.BestEpoch = e
+		}
+		run.Checkpoint = tr.checkpoints[best.cand]
 	}
 	if err := c.Store.FinishRun(ctx, run); err != nil {
 		return sum, fmt.Errorf("trial %d: record run end: %w", tr.number, err)
@@ -575,10 +777,19 @@ func (c *Controller) countFailureLocked() {
 // recordEnd writes the trial's best epoch, failure reason or value, then its
 // final state. ErrTrialCannotBeUpdated comes back unwrapped when the trial was
 // finished elsewhere meanwhile.
-func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason string, best epochScore, hasBest bool) error {
+func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason string, best candidateScore, hasBest bool) error {
 	if hasBest {
-		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrBestEpoch, fmt.Sprint(best.epoch)); err != nil {
-			return fmt.Errorf("record best epoch: %w", err)
+		key, n := attrBestEpoch, best.cand.epoch
+		if best.cand.step > 0 {
+			key, n = attrBestStep, best.cand.step
+		}
+		if err := c.Store.SetTrialSystemAttr(tr.trialID, key, fmt.Sprint(n)); err != nil {
+			return fmt.Errorf("record best %s: %w", best.cand, err)
+		}
+		if best.partial {
+			if err := c.Store.SetTrialSystemAttr(tr.trialID, attrPartial, fmt.Sprintf("%d/%d", best.images, best.expected)); err != nil {
+				return fmt.Errorf("record partial evidence: %w", err)
+			}
 		}
 	}
 	if state == goptuna.TrialStateFail {
