@@ -107,6 +107,9 @@ type trialJSON struct {
 	State     string         `json:"state"`
 	Value     *float64       `json:"value"`
 	BestEpoch *int           `json:"best_epoch"`
+	BestStep  *int           `json:"best_step"`
+	Partial   string         `json:"partial"`
+	Reason    string         `json:"reason"`
 	Params    map[string]any `json:"params"`
 	Baseline  bool           `json:"baseline"`
 }

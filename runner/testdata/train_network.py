@@ -11,9 +11,17 @@ and must never be used as a trainer.
 
 Behaviour switches (environment):
   STANDIN_MODE   ok (default) | oom | nan | crash_after_last_step |
-                 crash_after_saved | hang | ignore_term
+                 crash_after_saved | hang | ignore_term |
+                 crash_mid_sampling (dies after the first image of epoch 2)
   STANDIN_STEP_SECONDS  sleep per step (default 0.01)
   STANDIN_PIDFILE       write "pid" there at start (for kill tests)
+  STANDIN_LATE_IMAGE    seconds: the last image of each sampling lands this
+                        long after the trainer has moved on (next lines printed)
+  STANDIN_IMAGE_SECONDS seconds: each image is written in two halves this far
+                        apart, so a half-written PNG sits in the folder
+With --validation_split > 0 it prints sd-scripts' per-epoch validation bar
+(`epoch validation steps`, postfix val_epoch_avg_loss) and, as tqdm does,
+re-draws the previous epoch's bar with its old value early in the next epoch.
 """
 import argparse
 import json
@@ -22,7 +30,9 @@ import os
 import signal
 import struct
 import sys
+import threading
 import time
+import zlib
 
 import toml
 from rich.logging import RichHandler
@@ -66,6 +76,10 @@ def setup_parser():
     p.add_argument("--save_model_as", type=str, default="safetensors", choices=[None, "ckpt", "pt", "safetensors"])
     p.add_argument("--sample_prompts", type=str, default=None)
     p.add_argument("--sample_every_n_epochs", type=int, default=None)
+    p.add_argument("--sample_every_n_steps", type=int, default=None)
+    p.add_argument("--save_every_n_steps", type=int, default=None)
+    p.add_argument("--validation_split", type=float, default=0.0)
+    p.add_argument("--validation_seed", type=int, default=None)
     p.add_argument("--sample_sampler", type=str, default="ddim")
     p.add_argument("--sample_at_first", action="store_true")
     p.add_argument("--cache_latents", action="store_true")
@@ -146,20 +160,65 @@ def read_prompts(path):
     return prompts
 
 
-def sample_images(args, epoch, stamp):
+def png_bytes(w, h, seed):
+    """A real, decodable RGB PNG whose pattern depends on seed."""
+    rows = []
+    for y in range(h):
+        row = bytearray(b"\x00")
+        for x in range(w):
+            row += bytes(((x * 8 + seed * 37) % 256, (y * 8 + seed * 11) % 256, ((x + y) * 4 + seed) % 256))
+        rows.append(bytes(row))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+
+
+def write_image(path, data, half_pause):
+    with open(path, "wb") as f:
+        if half_pause > 0:
+            f.write(data[: len(data) // 2])
+            f.flush()
+            time.sleep(half_pause)
+            f.write(data[len(data) // 2:])
+        else:
+            f.write(data)
+
+
+late_writers = []
+
+
+def sample_images(args, epoch, stamp, step=None, crash_after_first=False):
     if not args.sample_prompts:
         return
     if not os.path.exists(args.sample_prompts):
         logger.error(f"No prompt file / プロンプトファイルがありません: {args.sample_prompts}")
         return
-    logger.info(f"generating sample images at step / サンプル画像生成 ステップ: {epoch}")
+    logger.info(f"generating sample images at step / サンプル画像生成 ステップ: {epoch if step is None else step}")
     d = os.path.join(args.output_dir, "sample")
     os.makedirs(d, exist_ok=True)
     prefix = (args.output_name + "_") if args.output_name else ""
-    for i, seed in enumerate(read_prompts(args.sample_prompts)):
-        name = f"{prefix}e{epoch:06d}_{i:02d}_{stamp}" + (f"_{seed}" if seed is not None else "") + ".png"
-        with open(os.path.join(d, name), "wb") as f:
-            f.write(b"\x89PNG\r\n\x1a\n")
+    late = float(os.environ.get("STANDIN_LATE_IMAGE", "0"))
+    half = float(os.environ.get("STANDIN_IMAGE_SECONDS", "0"))
+    prompts = read_prompts(args.sample_prompts)
+    for i, seed in enumerate(prompts):
+        at = f"e{epoch:06d}" if step is None else f"{step:06d}"
+        name = f"{prefix}{at}_{i:02d}_{stamp}" + (f"_{seed}" if seed is not None else "") + ".png"
+        path = os.path.join(d, name)
+        data = png_bytes(32, 32, (seed or 0) + epoch * 101 + i)
+        if late > 0 and i == len(prompts) - 1:
+            def land(path=path, data=data):
+                time.sleep(late)
+                write_image(path, data, half)
+            t = threading.Thread(target=land)
+            t.start()
+            late_writers.append(t)
+            continue
+        write_image(path, data, half)
+        if crash_after_first:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
 
 def main():
@@ -216,9 +275,10 @@ def main():
     bar = tqdm(range(total), smoothing=0, desc="steps")
     step = 0
     loss = 0.2
+    val_bar = None
     for epoch in range(epochs):
         print(f"\nepoch {epoch + 1}/{epochs}\n")
-        for _ in range(batches):
+        for b in range(batches):
             time.sleep(step_s)
             step += 1
             loss *= 0.97
@@ -228,9 +288,25 @@ def main():
                 time.sleep(3600)
             bar.update(1)
             bar.set_postfix({"avr_loss": loss})
+            if b == 0 and val_bar is not None:
+                # tqdm re-draws the previous epoch's validation bar, old
+                # value and all, once the next epoch is under way.
+                val_bar.refresh()
+            if args.sample_every_n_steps and step % args.sample_every_n_steps == 0:
+                sample_images(args, epoch + 1, stamp, step=step)
+            if args.save_every_n_steps and step % args.save_every_n_steps == 0:
+                ck = os.path.join(args.output_dir, f"{name}-step{step:08d}.{args.save_model_as}")
+                print(f"\nsaving checkpoint: {ck}")
+                write_safetensors(ck, dict(meta, ss_steps=step))
         e = epoch + 1
+        if args.validation_split and args.validation_split > 0:
+            val_steps = 2
+            val_bar = tqdm(range(val_steps), smoothing=0, desc="epoch validation steps", position=1)
+            for v in range(val_steps):
+                val_bar.update(1)
+                val_bar.set_postfix({"val_epoch_avg_loss": 0.15 * (0.8 ** e) + 0.001 * v, "timestep": 500})
         if args.sample_every_n_epochs and e % args.sample_every_n_epochs == 0:
-            sample_images(args, e, stamp)
+            sample_images(args, e, stamp, crash_after_first=(mode == "crash_mid_sampling" and e == 2))
         if args.save_every_n_epochs and e % args.save_every_n_epochs == 0 and e < epochs:
             ck = os.path.join(args.output_dir, f"{name}-{e:06d}.{args.save_model_as}")
             print(f"\nsaving checkpoint: {ck}")
@@ -241,6 +317,8 @@ def main():
     final = os.path.join(args.output_dir, f"{name}.{args.save_model_as}")
     write_safetensors(final, dict(meta, ss_epoch=epochs))
     logger.info("model saved.")
+    for t in late_writers:
+        t.join()
     if mode == "crash_after_saved":
         sys.stdout.flush()
         os._exit(134)

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/lorasweep/lorasweep/storage"
+	"github.com/lorasweep/lorasweep/sweep"
+)
+
+// evidenceSpec runs the sd-scripts stand-in with behaviours set through
+// trainer.env, and a free objective and extra fixed arguments.
+const evidenceSpec = `name: %s
+storage: sqlite://sweep.db
+output_root: ./runs
+trainer:
+  kind: kohya
+  script: %s
+  python: /usr/bin/python3
+  base: ./base.toml
+  env: {%s}
+  fixed:
+    max_train_epochs: 3
+%s
+search:
+  network_dim:   {int: [4, 32], log: true}
+  learning_rate: {float: [1.0e-5, 1.0e-3], log: true}
+sampler: {kind: random, seed: 3}
+objective: %s
+budget: {trials: %d, parallel: 1}
+gpus: none
+baseline: false
+`
+
+// standInSweep writes a sweep folder for the stand-in trainer: a dataset,
+// a prompts file with nPrompts prompts, the base TOML and NAME.yaml.
+func standInSweep(t *testing.T, name, env, fixed, objective string, trials, nPrompts int) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real binary and Python")
+	}
+	if !standInAvailable() {
+		t.Skip("Debian python3 with toml, tqdm and rich is needed for the sd-scripts stand-in (scripts/test installs them)")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "runner", "testdata", "train_network.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "dataset", "4_zkx toy")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%02d.png", i)), []byte("\x89PNG\r\n\x1a\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prompts strings.Builder
+	for i := 0; i < nPrompts; i++ {
+		fmt.Fprintf(&prompts, "zkx toy in scene %d --d %d\n", i, 10+i)
+	}
+	promptsPath := filepath.Join(dir, "prompts.txt")
+	if err := os.WriteFile(promptsPath, []byte(prompts.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf(kohyaBase, filepath.Join(dir, "dataset"), promptsPath)
+	if err := os.WriteFile(filepath.Join(dir, "base.toml"), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := fmt.Sprintf(evidenceSpec, name, script, env, fixed, objective, trials)
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// storedCandidates reads every trial's candidate records straight from the
+// sweep's SQLite file, by trial number.
+func storedCandidates(t *testing.T, dir, name string) map[int][]sweep.EpochRecord {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.OpenExisting(ctx, "sqlite://"+filepath.Join(dir, "sweep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := st.GetStudyIDFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, err := st.GetAllTrials(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int][]sweep.EpochRecord{}
+	for _, tr := range trials {
+		recs, err := st.Epochs(ctx, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[tr.Number] = recs
+	}
+	return out
+}
+
+const healthObjective = `{direction: maximize, scorers: [{kind: health}]}`
+
+// TestEvidenceLateAndSlowImages: a trainer that prints its next line
+// before the last image of a sampling lands, and one that writes each image
+// in two halves with a pause between, still get every epoch scored on all
+// its images.
+func TestEvidenceLateAndSlowImages(t *testing.T) {
+	for _, tc := range []struct{ name, env string }{
+		{"late", "STANDIN_LATE_IMAGE: '0.6'"},
+		{"slow", "STANDIN_IMAGE_SECONDS: '0.3'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fixed := "    sample_every_n_epochs: 1\n    save_every_n_epochs: 1"
+			dir := standInSweep(t, tc.name, tc.env, fixed, healthObjective, 2, 3)
+			stdout, stderr, code := runCLI(t, dir, "run", tc.name+".yaml")
+			if code != 0 {
+				t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+			}
+			cands := storedCandidates(t, dir, tc.name)
+			if len(cands) != 2 {
+				t.Fatalf("%d trials, want 2", len(cands))
+			}
+			for n, recs := range cands {
+				if len(recs) != 3 {
+					t.Errorf("trial %d: %d candidates, want epochs 1–3: %+v", n, len(recs), recs)
+				}
+				for _, r := range recs {
+					if r.Partial || r.Images != 3 || r.Expected != 3 || r.Value == nil {
+						t.Errorf("trial %d %s: %d/%d images, partial %v, value %v; want scored on all 3", n, r.Candidate(), r.Images, r.Expected, r.Partial, r.Value)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestEvidenceCrashMidSampling: a trainer that dies after the first of
+// epoch 2's images leaves epoch 1 complete and epoch 2 partial 1/3; the
+// trial fails as a crash and the partial epoch is stored as such.
+func TestEvidenceCrashMidSampling(t *testing.T) {
+	fixed := "    sample_every_n_epochs: 1\n    save_every_n_epochs: 1"
+	dir := standInSweep(t, "crash", "STANDIN_MODE: crash_mid_sampling", fixed, healthObjective, 1, 3)
+	stdout, stderr, _ := runCLI(t, dir, "run", "crash.yaml")
+	trials := listTrialsOf(t, dir, "crash")
+	if len(trials) != 1 || trials[0].State != "fail" || trials[0].Reason != "crash" {
+		t.Fatalf("trials %+v, want one failed as crash\n%s\n%s", trials, stdout, stderr)
+	}
+	recs := storedCandidates(t, dir, "crash")[0]
+	if len(recs) != 2 {
+		t.Fatalf("candidates %+v, want epochs 1 and 2", recs)
+	}
+	if r := recs[0]; r.Epoch != 1 || r.Partial || r.Images != 3 {
+		t.Errorf("epoch 1: %+v, want complete on 3 images", r)
+	}
+	if r := recs[1]; r.Epoch != 2 || !r.Partial || r.Images != 1 || r.Expected != 3 || r.Completeness() != "partial 1/3" {
+		t.Errorf("epoch 2: %+v, want partial 1/3", r)
+	}
+}
+
+// TestValidationScorerScores: sd-scripts' per-epoch validation loss, as
+// its tqdm bar prints it (re-drawn with the old value early in the next
+// epoch), reaches the validation scorer; each epoch's raw value is the last
+// one printed before the epoch ends.
+func TestValidationScorerScores(t *testing.T) {
+	fixed := "    validation_split: 0.1"
+	objective := `{direction: maximize, scorers: [{kind: validation}]}`
+	dir := standInSweep(t, "val", "", fixed, objective, 2, 1)
+	stdout, stderr, code := runCLI(t, dir, "run", "val.yaml")
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, tr := range listTrialsOf(t, dir, "val") {
+		if tr.State != "complete" {
+			t.Errorf("trial %d: %s (%s), want complete", tr.Number, tr.State, tr.Reason)
+		}
+	}
+	// The stand-in's last value in epoch e is 0.15·0.8^e + 0.001, printed
+	// by tqdm to 3 significant digits.
+	want := map[int]float64{1: 0.121, 2: 0.097, 3: 0.0778}
+	for n, recs := range storedCandidates(t, dir, "val") {
+		if len(recs) != 3 {
+			t.Fatalf("trial %d: candidates %+v, want epochs 1–3", n, recs)
+		}
+		for _, r := range recs {
+			var comps []struct {
+				Name string  `json:"name"`
+				Raw  float64 `json:"raw"`
+			}
+			if err := json.Unmarshal([]byte(r.Components), &comps); err != nil || len(comps) != 1 {
+				t.Fatalf("trial %d %s: components %q (%v)", n, r.Candidate(), r.Components, err)
+			}
+			if math.Abs(comps[0].Raw-want[r.Epoch]) > 1e-9 {
+				t.Errorf("trial %d %s: validation loss %v, want %v", n, r.Candidate(), comps[0].Raw, want[r.Epoch])
+			}
+		}
+	}
+}
+
+// TestStepCandidates: a trial that samples and saves by steps gets a
+// candidate per sampled step, scored and stored with its checkpoint, and
+// its best candidate is named by step.
+func TestStepCandidates(t *testing.T) {
+	// 2 images × 4 repeats = 8 steps an epoch, 3 epochs: steps 6, 12, 18, 24.
+	fixed := "    sample_every_n_steps: 6\n    save_every_n_steps: 6"
+	dir := standInSweep(t, "steps", "", fixed, healthObjective, 1, 2)
+	stdout, stderr, code := runCLI(t, dir, "run", "steps.yaml")
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	recs := storedCandidates(t, dir, "steps")[0]
+	var steps []int
+	for _, r := range recs {
+		if r.Epoch != 0 || r.Partial || r.Images != 2 || r.Value == nil {
+			t.Errorf("%s: %+v, want a complete step candidate", r.Candidate(), r)
+		}
+		if r.Checkpoint == "" || !strings.Contains(r.Checkpoint, fmt.Sprintf("-step%08d.", r.Step)) {
+			t.Errorf("%s: checkpoint %q, want the step's own", r.Candidate(), r.Checkpoint)
+		}
+		steps = append(steps, r.Step)
+	}
+	sort.Ints(steps)
+	if fmt.Sprint(steps) != "[6 12 18 24]" {
+		t.Errorf("step candidates %v, want [6 12 18 24]", steps)
+	}
+	trials := listTrialsOf(t, dir, "steps")
+	if len(trials) != 1 || trials[0].State != "complete" {
+		t.Fatalf("trials %+v, want one complete", trials)
+	}
+}
