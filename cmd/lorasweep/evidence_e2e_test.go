@@ -299,3 +299,64 @@ func TestQuickstartEveryEpochComplete(t *testing.T) {
 	}
 	t.Logf("%d quickstart runs: %d scored epochs, %d partial", runs, scored, partial)
 }
+
+// builtinValidationSpec: the builtin trainer holds out a quarter of the
+// demo's images and prints sd-scripts' validation bar each epoch.
+const builtinValidationSpec = `name: val
+storage: sqlite://sweep.db
+output_root: ./runs
+demo: ./demo
+trainer:
+  kind: builtin
+  base: ./demo/base.toml
+  fixed:
+    train_data_dir: ./demo/train
+    max_train_epochs: 3
+    validation_split: 0.25
+search:
+  learning_rate: {float: [1.0e-4, 1.0e-2], log: true}
+sampler: {kind: random, seed: 7}
+objective: {direction: maximize, scorers: [{kind: validation}]}
+budget: {trials: 2, parallel: 1}
+gpus: none
+baseline: false
+`
+
+// TestBuiltinValidationSplit: the builtin trainer's validation split
+// reaches the validation scorer through the same console lines sd-scripts
+// prints, and every epoch is scored on it.
+func TestBuiltinValidationSplit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "val.yaml"), []byte(builtinValidationSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, dir, "run", "val.yaml")
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, tr := range listTrialsOf(t, dir, "val") {
+		if tr.State != "complete" || tr.Value == nil {
+			t.Errorf("trial %d: %s (%s), want complete with a value", tr.Number, tr.State, tr.Reason)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "runs", "val", "trial-0000", "trial.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "epoch validation steps: 100%"); n != 3 {
+		t.Errorf("trial.log has %d finished validation bars, want one per epoch (3)", n)
+	}
+	for n, recs := range storedCandidates(t, dir, "val") {
+		if len(recs) != 3 {
+			t.Fatalf("trial %d: candidates %+v, want epochs 1–3", n, recs)
+		}
+		for _, r := range recs {
+			if r.Value == nil || r.Unscorable {
+				t.Errorf("trial %d %s: unscored (%s)", n, r.Candidate(), r.Reason)
+			}
+		}
+	}
+}

@@ -269,6 +269,8 @@ type options struct {
 	comment          string
 	maxGradNorm      float64
 	priorLossWeight  float64
+	valSplit         float64 // validation_split: share of each subset's images held out
+	valSeed          *int64  // validation_seed; nil: the training seed
 }
 
 // configReader pulls typed values out of a Config, collecting the first
@@ -515,6 +517,13 @@ func resolveOptions(cfg kohya.Config) (options, error) {
 	if v, ok := r.float("prior_loss_weight"); ok {
 		o.priorLossWeight = v
 	}
+	if v, ok := r.float("validation_split"); ok {
+		o.valSplit = v
+	}
+	if v, ok := r.int("validation_seed"); ok {
+		s := int64(v)
+		o.valSeed = &s
+	}
 	if r.err != nil {
 		return o, r.err
 	}
@@ -551,6 +560,9 @@ func (o *options) validate() error {
 	if o.unetOnly && o.teOnly {
 		errs = append(errs, "network_train_unet_only and network_train_text_encoder_only cannot both be set")
 	}
+	if o.valSplit < 0 || o.valSplit >= 1 {
+		errs = append(errs, fmt.Sprintf("validation_split must be in [0, 1), got %g", o.valSplit))
+	}
 	if o.sampleEveryEpoch < 0 || o.sampleEveryStep < 0 || o.saveEvery < 0 {
 		errs = append(errs, "save/sample intervals must not be negative")
 	}
@@ -572,3 +584,12 @@ func (o *options) dtype() string {
 }
 
 var errNoData = errors.New("no data")
+
+// valSeedOr is the seed of the validation split and noise: validation_seed
+// when given, else the training seed.
+func (o *options) valSeedOr(seed int64) int64 {
+	if o.valSeed != nil {
+		return *o.valSeed
+	}
+	return seed
+}

@@ -41,7 +41,8 @@ type trainer struct {
 	sched          kohya.Schedule
 	warmup         int
 	items          []item
-	numTrain       int // images × repeats
+	valItems       []item // held out by validation_split, once each
+	numTrain       int    // images × repeats
 	numReg         int
 	batches        int
 	epochs, steps  int
@@ -176,9 +177,22 @@ func (t *trainer) loadData() error {
 	cache := map[string][2][]float32{}
 	load := func(s kohya.Subset, into *[]item, counts map[string]map[string]int) error {
 		base := filepath.Base(s.Dir)
-		counts[base] = map[string]int{"n_repeats": s.Repeats, "img_count": len(s.Images)}
+		images, held := s.Images, map[string]bool{}
+		if !s.IsReg && o.valSplit > 0 {
+			// sd-scripts holds out a seeded random share of each
+			// subset's images (validation_seed, else seed) for the
+			// validation loss; they are not trained on.
+			shuffled := append([]string(nil), images...)
+			rand.New(rand.NewPCG(uint64(o.valSeedOr(t.seed)), 0x7a1)).Shuffle(len(shuffled), func(i, j int) {
+				shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+			})
+			for _, img := range shuffled[:int(float64(len(shuffled))*o.valSplit)] {
+				held[img] = true
+			}
+		}
+		counts[base] = map[string]int{"n_repeats": s.Repeats, "img_count": len(images) - len(held)}
 		freq := map[string]int{}
-		for _, img := range s.Images {
+		for _, img := range images {
 			lat, err := loadLatent(img)
 			if err != nil {
 				return &fatalError{fmt.Sprintf("load image %s: %v", img, err)}
@@ -193,6 +207,10 @@ func (t *trainer) loadData() error {
 			if !ok {
 				emb = [2][]float32{promptEmbedding(caption), promptTokens(caption)}
 				cache[caption] = emb
+			}
+			if held[img] {
+				t.valItems = append(t.valItems, item{emb: emb[0], toks: emb[1], target: lat})
+				continue
 			}
 			for r := 0; r < s.Repeats; r++ {
 				*into = append(*into, item{emb: emb[0], toks: emb[1], target: lat, reg: s.IsReg})
@@ -384,7 +402,7 @@ func (t *trainer) printSummary() {
 	fmt.Fprintln(t.stdout, "prepare optimizer, data loader etc.")
 	fmt.Fprintln(t.stdout, "running training / 学習開始")
 	fmt.Fprintf(t.stdout, "  num train images * repeats / 学習画像の数×繰り返し回数: %d\n", t.numTrain)
-	fmt.Fprintf(t.stdout, "  num validation images * repeats / 学習画像の数×繰り返し回数: %d\n", 0)
+	fmt.Fprintf(t.stdout, "  num validation images * repeats / 学習画像の数×繰り返し回数: %d\n", len(t.valItems))
 	fmt.Fprintf(t.stdout, "  num reg images / 正則化画像の数: %d\n", t.numReg)
 	fmt.Fprintf(t.stdout, "  num batches per epoch / 1epochのバッチ数: %d\n", t.batches)
 	fmt.Fprintf(t.stdout, "  num epochs / epoch数: %d\n", t.epochs)
@@ -502,6 +520,9 @@ func (t *trainer) train() error {
 				return err
 			}
 		}
+		if len(t.valItems) > 0 {
+			t.validate()
+		}
 		if o.sampleEveryEpoch > 0 && ep%o.sampleEveryEpoch == 0 {
 			if err := t.sample(ep, step); err != nil {
 				return err
@@ -604,6 +625,39 @@ func (t *trainer) save(path string, epoch, step int) error {
 		return &fatalError{fmt.Sprintf("OSError: %v", err)}
 	}
 	return nil
+}
+
+// validationTimestep is what sd-scripts' validation bar shows as its fixed
+// timestep; the builtin model has no timesteps, so it is a constant.
+const validationTimestep = 500
+
+// validate prints the epoch's validation loss the way sd-scripts does: an
+// `epoch validation steps` bar whose postfix carries val_epoch_avg_loss,
+// one update per held-out image. The noise is seeded per image, so the
+// loss changes only with the weights. No dropout: the network is in eval.
+func (t *trainer) validate() {
+	z := make([]float32, noiseDim)
+	var sum float64
+	n := len(t.valItems)
+	f := newForwardState(t.net.mods[0].rank)
+	fmt.Fprintln(t.stderr)
+	for i, it := range t.valItems {
+		rng := rand.New(rand.NewPCG(uint64(t.o.valSeedOr(t.seed)), uint64(i)))
+		for k := range z {
+			z[k] = float32(rng.NormFloat64() * noiseGain)
+		}
+		out := forward(t.base, t.net, f, it.emb, it.toks, z, nil)
+		var l float64
+		for k, v := range out {
+			d := float64(v - it.target[k])
+			l += d * d
+		}
+		sum += l / latentDim
+		full := (i + 1) * 10 / n
+		fmt.Fprintf(t.stderr, "\repoch validation steps: %3d%%|%s| %d/%d [00:00<00:00, 10.00it/s, val_epoch_avg_loss=%s, timestep=%d]",
+			(i+1)*100/n, strings.Repeat("█", full)+strings.Repeat(" ", 10-full), i+1, n, formatNum(sum/float64(i+1)), validationTimestep)
+	}
+	fmt.Fprintln(t.stderr)
 }
 
 // sample renders every prompt with the weights as they would be saved now.
