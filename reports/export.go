@@ -121,6 +121,9 @@ type TrialExport struct {
 	// epoch count when the config says it (0: unknown).
 	BestEpoch int
 	Epochs    int
+	// BestStep is the best scored step when the trial sampled by steps
+	// (then BestEpoch is 0).
+	BestStep int
 	// Checkpoint is the best epoch's .safetensors as recorded ("" when
 	// none); CheckpointOK says this machine can read it.
 	Checkpoint   string
@@ -370,8 +373,14 @@ func (ex *TrialExport) findCheckpoint(ctx context.Context, store ExportStore, ro
 	} else if row.BestEpoch != nil {
 		ex.BestEpoch = *row.BestEpoch
 	}
-	if ex.BestEpoch == 0 {
-		ex.note("trial %d has no scored epoch: there is no checkpoint to hand over", ex.Number)
+	if row.BestStep != nil {
+		ex.BestStep = *row.BestStep
+		if run != nil {
+			ex.Checkpoint = run.Checkpoint
+		}
+	}
+	if ex.BestEpoch == 0 && ex.BestStep == 0 {
+		ex.note("trial %d has no scored epoch or step: there is no checkpoint to hand over", ex.Number)
 		return nil
 	}
 	eps, err := store.Epochs(ctx, row.ID)
@@ -379,15 +388,28 @@ func (ex *TrialExport) findCheckpoint(ctx context.Context, store ExportStore, ro
 		return fmt.Errorf("read epochs of trial %d: %w", row.Number, err)
 	}
 	for _, e := range eps {
-		if e.Epoch != ex.BestEpoch {
+		if e.Epoch != ex.BestEpoch || e.Step != ex.BestStep {
 			continue
 		}
 		if ex.Checkpoint == "" {
 			ex.Checkpoint = e.Checkpoint
 		}
 		if e.Deleted {
-			ex.note("the best epoch's checkpoint was deleted by the retention policy")
+			ex.note("the best %s's checkpoint was deleted by the retention policy", e.Candidate())
 		}
+	}
+	if ex.BestStep > 0 {
+		if ex.Checkpoint == "" {
+			ex.note("no checkpoint was recorded for step %d (save_every_n_steps did not save it)", ex.BestStep)
+			return nil
+		}
+		if st, err := os.Stat(ex.Checkpoint); err == nil && st.Mode().IsRegular() {
+			ex.CheckpointOK = true
+		} else {
+			ex.note("the checkpoint %s is not readable from this machine", ex.Checkpoint)
+		}
+		ex.note("the best candidate is step %d: use its checkpoint, not the final model (retraining this config saves step %d again; do not cut max_train_steps or the epochs, that changes the schedule)", ex.BestStep, ex.BestStep)
+		return nil
 	}
 	if ex.Checkpoint == "" {
 		ex.note("no checkpoint was recorded for epoch %d (save_every_n_epochs did not save it)", ex.BestEpoch)
@@ -516,6 +538,10 @@ func (ex *TrialExport) Header() []string {
 		fmt.Sprintf("train it with: %s --config_file <this file> (same epochs and LR schedule as the trial)", script),
 	}
 	switch {
+	case ex.BestStep > 0 && ex.Checkpoint != "":
+		lines = append(lines, fmt.Sprintf("best step: %d; its checkpoint: %s", ex.BestStep, ex.Checkpoint))
+	case ex.BestStep > 0:
+		lines = append(lines, fmt.Sprintf("best step: %d (no checkpoint recorded)", ex.BestStep))
 	case ex.BestEpoch > 0 && ex.Checkpoint != "":
 		of := ""
 		if ex.Epochs > 0 {

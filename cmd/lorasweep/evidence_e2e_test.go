@@ -236,8 +236,16 @@ func TestStepCandidates(t *testing.T) {
 		t.Errorf("step candidates %v, want [6 12 18 24]", steps)
 	}
 	trials := listTrialsOf(t, dir, "steps")
-	if len(trials) != 1 || trials[0].State != "complete" {
-		t.Fatalf("trials %+v, want one complete", trials)
+	if len(trials) != 1 || trials[0].State != "complete" || trials[0].BestStep == nil || trials[0].BestEpoch != nil {
+		t.Fatalf("trials %+v, want one complete with a best step", trials)
+	}
+	best := *trials[0].BestStep
+	out, stderr, code := runCLI(t, dir, "export", "--sweep", "steps", "--storage", "sqlite://"+filepath.Join(dir, "sweep.db"), "--format", "kohya-toml")
+	if code != 0 {
+		t.Fatalf("export exited %d: %s", code, stderr)
+	}
+	if want := fmt.Sprintf("best step: %d; its checkpoint: ", best); !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("-step%08d.safetensors", best)) {
+		t.Errorf("export does not name the best step and its checkpoint (%q):\n%s", want, out)
 	}
 }
 

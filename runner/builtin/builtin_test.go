@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -599,5 +600,32 @@ func TestEffectDropoutAndMaxNormRegularise(t *testing.T) {
 				t.Errorf("held-out MSE %.4f not clearly below %.4f without regularisation", got, none)
 			}
 		})
+	}
+}
+
+// TestSaveEveryNSteps: save_every_n_steps writes a checkpoint named by
+// its step whenever the step is a multiple (the last step too), each
+// announced with sd-scripts' `saving checkpoint:` line.
+func TestSaveEveryNSteps(t *testing.T) {
+	dir := demo(t, false)
+	r := train(t, dir, "--sample_every_n_epochs", "0", "--save_every_n_epochs", "0", "--save_every_n_steps", "100")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var steps []int
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if p, ok := strings.CutPrefix(line, "saving checkpoint: "); ok {
+			step, ok := kohya.CheckpointStep(p)
+			if !ok {
+				t.Fatalf("checkpoint %s is not named by a step", p)
+			}
+			if _, err := kohya.ReadSafetensorsHeader(p); err != nil {
+				t.Errorf("step %d checkpoint: %v", step, err)
+			}
+			steps = append(steps, step)
+		}
+	}
+	if fmt.Sprint(steps) != "[100 200 300]" {
+		t.Errorf("step checkpoints %v, want [100 200 300]", steps)
 	}
 }

@@ -262,6 +262,7 @@ type options struct {
 	samplePrompts    string
 	sampleEveryEpoch int
 	sampleEveryStep  int
+	saveEverySteps   int // save_every_n_steps: a checkpoint per N steps
 	sampleAtFirst    bool
 	unetOnly, teOnly bool
 	networkWeights   string
@@ -494,6 +495,9 @@ func resolveOptions(cfg kohya.Config) (options, error) {
 	if v, ok := r.int("save_every_n_epochs"); ok {
 		o.saveEvery = v
 	}
+	if v, ok := r.int("save_every_n_steps"); ok {
+		o.saveEverySteps = v
+	}
 	if s := r.str("save_model_as"); s != "" {
 		o.saveAs = s
 	}
@@ -563,7 +567,7 @@ func (o *options) validate() error {
 	if o.valSplit < 0 || o.valSplit >= 1 {
 		errs = append(errs, fmt.Sprintf("validation_split must be in [0, 1), got %g", o.valSplit))
 	}
-	if o.sampleEveryEpoch < 0 || o.sampleEveryStep < 0 || o.saveEvery < 0 {
+	if o.sampleEveryEpoch < 0 || o.sampleEveryStep < 0 || o.saveEvery < 0 || o.saveEverySteps < 0 {
 		errs = append(errs, "save/sample intervals must not be negative")
 	}
 	if len(errs) > 0 {

@@ -511,6 +511,13 @@ func (t *trainer) train() error {
 					return err
 				}
 			}
+			if o.saveEverySteps > 0 && step%o.saveEverySteps == 0 {
+				path := filepath.Join(o.outDir, kohya.StepCheckpointName(o.outName, step, "safetensors"))
+				fmt.Fprintf(t.stdout, "\nsaving checkpoint: %s\n", path)
+				if err := t.save(path, epoch+1, step); err != nil {
+					return err
+				}
+			}
 		}
 		ep := epoch + 1
 		if o.saveEvery > 0 && ep%o.saveEvery == 0 && ep < t.epochs {
