@@ -49,6 +49,11 @@ type candidateScore struct {
 // again while its trainer runs.
 const sampleRecheckEvery = 250 * time.Millisecond
 
+// metricsFlushEvery bounds how long a printed loss waits before it is
+// recorded when no candidate is scored meanwhile: a trial that dies keeps
+// the curve it printed, and the live views see it.
+const metricsFlushEvery = 2 * time.Second
+
 // trialRun follows one trial's events: it collects losses and samples,
 // scores each candidate once all its expected samples exist and decode,
 // reports intermediate values and asks the pruner whether to stop.
@@ -334,7 +339,11 @@ func (tr *trialRun) scoreLoop() {
 				return
 			}
 			if !waiting {
-				<-tr.wake
+				select {
+				case <-tr.wake:
+				case <-time.After(metricsFlushEvery):
+					tr.flushMetrics()
+				}
 				continue
 			}
 			select {

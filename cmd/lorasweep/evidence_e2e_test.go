@@ -368,3 +368,37 @@ func TestBuiltinValidationSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedTrialKeepsItsLossCurve: losses are recorded as they arrive, so
+// a trial that dies before any candidate is scored still has the curve it
+// printed.
+func TestFailedTrialKeepsItsLossCurve(t *testing.T) {
+	dir := standInSweep(t, "dies", "STANDIN_MODE: crash_after_last_step", "", healthObjective, 1, 1)
+	runCLI(t, dir, "run", "dies.yaml")
+	trials := listTrialsOf(t, dir, "dies")
+	if len(trials) != 1 || trials[0].State != "fail" {
+		t.Fatalf("trials %+v, want one failed", trials)
+	}
+	ctx := context.Background()
+	st, err := storage.OpenExisting(ctx, "sqlite://"+filepath.Join(dir, "sweep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := st.GetStudyIDFromName("dies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.GetAllTrials(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := st.Metrics(ctx, all[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 images × 4 repeats × 3 epochs: one loss per step.
+	if len(pts) != 24 {
+		t.Errorf("%d metric points stored for the failed trial, want its 24 steps", len(pts))
+	}
+}
