@@ -33,7 +33,9 @@ const (
 	LogValidation LogEventKind = "validation"  // Loss is the epoch's validation loss
 	LogCheckpoint LogEventKind = "checkpoint"  // Path was saved (Epoch is the current epoch)
 	LogModelSaved LogEventKind = "model-saved" // `model saved.`: the final file is written
-	LogFailure    LogEventKind = "failure"     // Reason (a Fail* class) and Text, the line
+	// LogCheckpointRemoved: save_last_n_epochs/steps deleted Path.
+	LogCheckpointRemoved LogEventKind = "checkpoint-removed"
+	LogFailure           LogEventKind = "failure" // Reason (a Fail* class) and Text, the line
 )
 
 // LogEvent is one thing a console line said.
@@ -93,6 +95,7 @@ var (
 	valLossRE  = regexp.MustCompile(`val_epoch_avg_loss=([-+0-9.eE]+|nan|inf)`)
 	epochRE    = regexp.MustCompile(`(?:^|[\]\s|])epoch (\d+)/(\d+)\s*$`)
 	ckptRE     = regexp.MustCompile(`saving checkpoint: (\S.*?)\s*$`)
+	removedRE  = regexp.MustCompile(`removing old checkpoint: (\S.*?)\s*$`)
 	savedRE    = regexp.MustCompile(`(?:^|\s)model saved\.(?:\s|$)`)
 	totalRE    = regexp.MustCompile(`total optimization steps / [^:]*:\s*(\d+)`)
 	epochsRE   = regexp.MustCompile(`num epochs / [^:]*:\s*(\d+)`)
@@ -156,6 +159,9 @@ func (p *LogParser) Feed(line string) []LogEvent {
 	if m := matchIf(line, "saving checkpoint: ", ckptRE); m != nil {
 		p.s.Checkpoints = append(p.s.Checkpoints, m[1])
 		evs = append(evs, LogEvent{Kind: LogCheckpoint, Path: m[1], Epoch: p.s.Epoch})
+	}
+	if m := matchIf(line, "removing old checkpoint: ", removedRE); m != nil {
+		evs = append(evs, LogEvent{Kind: LogCheckpointRemoved, Path: m[1], Epoch: p.s.Epoch})
 	}
 	if strings.Contains(line, "model saved.") && savedRE.MatchString(line) {
 		p.s.ModelSaved = true

@@ -198,6 +198,8 @@ func (k *kohyaParser) feed(line string) ([]Event, Reason, string) {
 				ev.Epoch, ev.Step = 0, step
 			}
 			evs = append(evs, ev)
+		case kohya.LogCheckpointRemoved:
+			evs = append(evs, Event{Kind: EventCheckpointRemoved, Path: e.Path})
 		case kohya.LogModelSaved:
 			evs = append(evs, Event{Kind: EventModelSaved, Epoch: e.Epoch})
 		case kohya.LogFailure:

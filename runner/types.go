@@ -108,7 +108,10 @@ const (
 	EventCheckpoint EventKind = "checkpoint" // Path holds a saved checkpoint; Epoch its epoch, or Step for a step checkpoint
 	EventSamples    EventKind = "samples"    // Samples holds newly found sample images of Epoch
 	EventModelSaved EventKind = "model-saved"
-	EventWarning    EventKind = "warning" // Text holds a warning worth keeping
+	// EventCheckpointRemoved: the trainer deleted the checkpoint at Path
+	// (save_last_n_epochs / save_last_n_steps).
+	EventCheckpointRemoved EventKind = "checkpoint-removed"
+	EventWarning           EventKind = "warning" // Text holds a warning worth keeping
 )
 
 // Event is one thing learned from a running trainer.
