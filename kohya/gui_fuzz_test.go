@@ -22,7 +22,7 @@ func FuzzImportGUI(f *testing.F) {
 			}
 			return
 		}
-		if _, err := ExportGUI(cfg, GUIIsSDXL(data)); err != nil {
+		if _, _, err := ExportGUI(cfg, GUIIsSDXL(data)); err != nil {
 			t.Logf("export refused an imported config: %v", err)
 		}
 		if _, err := WriteTOML(cfg); err != nil {
