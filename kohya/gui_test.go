@@ -546,3 +546,79 @@ func lycorisArgs(v any) any {
 	sort.Strings(out)
 	return out
 }
+
+func TestExportGUICases(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Config
+		sdxl bool
+		want map[string]any // JSON values of the export
+		note string
+	}{
+		{"no conv for a lycoris trial without it: the network's own rank",
+			Config{"network_module": "lycoris.kohya", "network_dim": int64(16), "network_alpha": 8.0, "network_args": []any{"algo=locon"}}, false,
+			map[string]any{"LoRA_type": "LyCORIS/LoCon", "conv_dim": 16.0, "conv_alpha": 8.0}, ""},
+		{"no conv invented for kohya dylora",
+			Config{"network_module": "networks.dylora", "network_args": []any{"unit=4"}}, false,
+			map[string]any{"LoRA_type": "Kohya DyLoRA", "conv_dim": 0.0, "conv_alpha": 0.0, "unit": 4.0}, ""},
+		{"no conv invented for native lokr",
+			Config{"network_module": "networks.lokr"}, true,
+			map[string]any{"LoRA_type": "Kohya LoKr", "conv_dim": 0.0, "factor": -1.0}, ""},
+		{"kohya locon conv_alpha defaults as networks.lora does",
+			Config{"network_module": "networks.lora", "network_args": []any{"conv_dim=8"}}, false,
+			map[string]any{"LoRA_type": "Kohya LoCon", "conv_dim": 8.0, "conv_alpha": 1.0}, ""},
+		{"lycoris dylora block size default",
+			Config{"network_module": "lycoris.kohya", "network_args": []any{"algo=dylora"}}, false,
+			map[string]any{"LoRA_type": "LyCORIS/DyLoRA", "unit": 4.0, "LyCORIS_preset": "full"}, ""},
+		{"lokr without decompose_both",
+			Config{"network_module": "lycoris.kohya", "network_args": []any{"algo=lokr"}}, false,
+			map[string]any{"LoRA_type": "LyCORIS/LoKr"}, "decompose_both"},
+		{"whole warmup percent",
+			Config{"lr_scheduler": "cosine", "lr_warmup_steps": 0.07}, false,
+			map[string]any{"lr_warmup": 7.0, "lr_warmup_steps": 0.0}, ""},
+		{"fractional percent with known steps becomes steps",
+			Config{"lr_scheduler": "cosine", "lr_warmup_steps": 0.0437, "max_train_steps": int64(1000)}, false,
+			map[string]any{"lr_warmup": 0.0, "lr_warmup_steps": 43.0}, ""},
+		{"fractional percent with epochs is rounded, with a note",
+			Config{"lr_scheduler": "cosine", "lr_warmup_steps": 0.0437, "max_train_epochs": int64(10)}, false,
+			map[string]any{"lr_warmup": 4.0, "lr_warmup_steps": 0.0}, "whole percent"},
+		{"constant scheduler takes no warmup",
+			Config{"lr_scheduler": "constant", "lr_warmup_steps": int64(20)}, false,
+			map[string]any{"lr_warmup": 0.0, "lr_warmup_steps": 0.0}, "constant"},
+		{"unset keys do not take the GUI's defaults",
+			Config{}, false,
+			map[string]any{"cache_latents": false, "enable_bucket": false, "caption_extension": ".caption", "max_train_steps": 1600.0,
+				"mixed_precision": "no", "xformers": "none", "max_bucket_reso": 1024.0, "max_data_loader_n_workers": 8.0,
+				"optimizer": "AdamW", "lr_scheduler": "constant", "lr_warmup": 0.0, "clip_skip": 0.0, "max_timestep": 0.0,
+				"train_inpainting": false, "t5xxl_lr": 0.0}, ""},
+		{"a zero the GUI would drop goes on the command line",
+			Config{"max_grad_norm": 0.0}, false,
+			map[string]any{"max_grad_norm": 0.0, "additional_parameters": "--max_grad_norm 0.0"}, ""},
+		{"flux-only options the LoRA tab does not forward go on the command line",
+			Config{"fp8_base_unet": true}, false,
+			map[string]any{"fp8_base_unet": false, "additional_parameters": "--fp8_base_unet"}, ""},
+		{"t5xxl rate", Config{"text_encoder_lr": []any{1e-5, 2e-5}}, true,
+			map[string]any{"text_encoder_lr": 1e-5, "t5xxl_lr": 2e-5}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, notes, err := ExportGUI(tt.c, tt.sdxl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(data, &got); err != nil {
+				t.Fatal(err)
+			}
+			for k, w := range tt.want {
+				if !reflect.DeepEqual(got[k], w) {
+					t.Errorf("%s = %#v, want %#v", k, got[k], w)
+				}
+			}
+			joined := strings.Join(notes, "\n")
+			if tt.note == "" && len(notes) > 0 || tt.note != "" && !strings.Contains(joined, tt.note) {
+				t.Errorf("notes = %q, want %q", notes, tt.note)
+			}
+		})
+	}
+}
