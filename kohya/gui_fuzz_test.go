@@ -12,6 +12,8 @@ import (
 // Seeds: testdata/fuzz/FuzzImportGUI (built from testdata/gui).
 func FuzzImportGUI(f *testing.F) {
 	f.Add([]byte(`{"LoRA_type": "Standard", "network_dim": 8, "network_alpha": 4, "sdxl": false}`))
+	f.Add([]byte(`{"LoRA_type": "LyCORIS/LoKr", "factor": "8", "lr_warmup": 7.5, "lr_scheduler_num_cycles": "", "additional_parameters": "--lr_scheduler_type \"X\""}`))
+	f.Add([]byte(`{"LoRA_type": "Kohya LoHa", "sdxl": true, "conv_dim": 4, "t5xxl_lr": 1e-5, "use_wandb": "True"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		_ = GUIIsSDXL(data)
@@ -22,7 +24,7 @@ func FuzzImportGUI(f *testing.F) {
 			}
 			return
 		}
-		if _, err := ExportGUI(cfg, GUIIsSDXL(data)); err != nil {
+		if _, _, err := ExportGUI(cfg, GUIIsSDXL(data)); err != nil {
 			t.Logf("export refused an imported config: %v", err)
 		}
 		if _, err := WriteTOML(cfg); err != nil {

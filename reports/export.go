@@ -565,9 +565,12 @@ func (ex *TrialExport) GUIJSON() ([]byte, error) {
 			ex.note("sample_prompts %s is not readable here: the GUI config has no sample prompts", p)
 		}
 	}
-	data, err := kohya.ExportGUI(cfg, ex.SDXL)
+	data, notes, err := kohya.ExportGUI(cfg, ex.SDXL)
 	if err != nil {
 		return nil, fmt.Errorf("export trial %d: %w", ex.Number, err)
+	}
+	for _, n := range notes {
+		ex.note("%s", n)
 	}
 	return data, nil
 }

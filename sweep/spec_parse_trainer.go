@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lorasweep/lorasweep/kohya"
+	"github.com/lorasweep/lorasweep/runner"
 )
 
 // trainerInfo is what the rest of the parse needs to know about the trainer
@@ -24,6 +25,8 @@ type trainerInfo struct {
 	fixed map[string]*yaml.Node
 	// baseHas lists keys set by the base config file (not by fixed).
 	baseHas map[string]bool
+	// baseRaw holds the base config's path values as written in the file.
+	baseRaw map[string]string
 	// base is the base config with fixed applied.
 	base kohya.Config
 }
@@ -59,7 +62,7 @@ var sampleSamplers = []string{"ddim", "pndm", "lms", "euler", "euler_a", "heun",
 var commandPlaceholders = []string{"config", "output_dir", "trial_dir", "output_name", "trial"}
 
 func (p *specParser) parseTrainer(byKey map[string]entry, spec *Spec) *trainerInfo {
-	info := &trainerInfo{fixed: map[string]*yaml.Node{}, baseHas: map[string]bool{}}
+	info := &trainerInfo{fixed: map[string]*yaml.Node{}, baseHas: map[string]bool{}, baseRaw: map[string]string{}}
 	e, ok := byKey["trainer"]
 	if !ok {
 		return info
@@ -184,7 +187,7 @@ func (p *specParser) parseTrainer(byKey map[string]entry, spec *Spec) *trainerIn
 		info.baseNode = f.v
 		if s, ok := p.str(f.v, f.field); ok {
 			tr.Base = p.path(s)
-			base = p.loadBase(f, tr.Base, spec)
+			base = p.loadBase(f, tr.Base, spec, info)
 			for k := range base {
 				info.baseHas[k] = true
 			}
@@ -192,6 +195,9 @@ func (p *specParser) parseTrainer(byKey map[string]entry, spec *Spec) *trainerIn
 	}
 	if f, ok := nodes["fixed"]; ok {
 		p.applyFixed(f, base, info, spec)
+	}
+	if f, ok := nodes["base"]; ok && tr.Base != "" {
+		p.checkBase(f, tr, base, spec, info)
 	}
 	spec.Base = map[string]any(base)
 	info.base = base
@@ -204,7 +210,7 @@ func (p *specParser) parseTrainer(byKey map[string]entry, spec *Spec) *trainerIn
 // loadBase reads the base config (a kohya TOML or a kohya_ss GUI JSON) and
 // makes its relative paths absolute against the base file's own folder, so
 // trials do not depend on the directory they are started from.
-func (p *specParser) loadBase(f entry, path string, spec *Spec) kohya.Config {
+func (p *specParser) loadBase(f entry, path string, spec *Spec, info *trainerInfo) kohya.Config {
 	if _, err := os.Stat(path); err != nil {
 		if spec.Demo != "" && within(spec.Demo, path) {
 			return kohya.Config{}
@@ -222,7 +228,12 @@ func (p *specParser) loadBase(f entry, path string, spec *Spec) kohya.Config {
 	}
 	dir := filepath.Dir(path)
 	for k, v := range cfg {
-		if s, ok := v.(string); ok && pathArgs[k] != pathNone && s != "" && !isModelID(k, s) {
+		if s, ok := v.(string); ok && pathArgs[k] != pathNone && pathArgs[k] != pathOut && s != "" && !isModelID(k, s) {
+			info.baseRaw[k] = s
+			if !windowsPath(s) {
+				cfg[k] = resolvePath(dir, s)
+			}
+		} else if ok && pathArgs[k] == pathOut && s != "" {
 			cfg[k] = resolvePath(dir, s)
 		}
 	}
@@ -231,6 +242,60 @@ func (p *specParser) loadBase(f entry, path string, spec *Spec) kohya.Config {
 		delete(cfg, "stop_text_encoder_training")
 	}
 	return cfg
+}
+
+// checkBase checks what the base config says against the spec, after fixed
+// has replaced what it sets: a GUI config's sdxl checkbox must match the
+// script (the GUI would pick the other one, and SDXL-only arguments would
+// reach the wrong script), and the base's paths must exist, as spec paths
+// must. A GUI config's paths were written for the GUI's machine and folder:
+// Windows-style and relative ones get a message naming the key.
+func (p *specParser) checkBase(f entry, tr *runner.TrainerSpec, base kohya.Config, spec *Spec, info *trainerInfo) {
+	isGUI := strings.EqualFold(filepath.Ext(tr.Base), ".json")
+	if isGUI && tr.Kind == "kohya" && tr.Script != "" {
+		if data, err := os.ReadFile(tr.Base); err == nil {
+			if gui := kohya.GUIIsSDXL(data); gui != info.sdxl {
+				want := map[bool]string{true: "sdxl_train_network.py", false: "train_network.py"}[gui]
+				p.errf(f.v, f.field, "%s has the GUI's sdxl checkbox %s, but trainer.script is %s: the GUI trains it with %s (set script to that, or change the checkbox in the GUI and save again)",
+					tr.Base, map[bool]string{true: "ticked", false: "unticked"}[gui], filepath.Base(tr.Script), want)
+			}
+		}
+	}
+	for _, k := range base.Keys() {
+		raw, ok := info.baseRaw[k]
+		if !ok || tr.Fixed[k] != nil {
+			continue
+		}
+		resolved, _ := base[k].(string)
+		if windowsPath(raw) {
+			p.errf(f.v, f.field, "%s in %s is %q, a Windows path: set %s in trainer.fixed to a path on this machine", k, filepath.Base(tr.Base), raw, k)
+			continue
+		}
+		if isGUI && !filepath.IsAbs(raw) && !strings.HasPrefix(raw, "~") {
+			p.warnf(f.v, f.field, "%s in %s is the relative path %q: the GUI reads it against the folder it was started in, lorasweep against the JSON's folder (%s)", k, filepath.Base(tr.Base), raw, resolved)
+		}
+		switch pathArgs[k] {
+		case pathDir, pathFile:
+			if _, err := os.Stat(resolved); err != nil && !(spec.Demo != "" && within(spec.Demo, resolved)) {
+				p.errf(f.v, f.field, "%s in %s: %s does not exist (set %s in trainer.fixed to override it)", k, filepath.Base(tr.Base), resolved, k)
+			} else if st, err := os.Stat(resolved); err == nil && st.IsDir() != (pathArgs[k] == pathDir) {
+				p.errf(f.v, f.field, "%s in %s: %s is a %s, expected a %s", k, filepath.Base(tr.Base), resolved,
+					map[bool]string{true: "folder", false: "file"}[st.IsDir()], map[bool]string{true: "folder", false: "file"}[pathArgs[k] == pathDir])
+			}
+		case pathModel:
+			if _, err := os.Stat(resolved); err != nil {
+				p.warnf(f.v, f.field, "%s in %s: %s does not exist on this machine (a Hugging Face model id is fine too)", k, filepath.Base(tr.Base), resolved)
+			}
+		}
+	}
+}
+
+// windowsPath reports a drive-letter or backslash path (D:/x, C:\x, \\srv\x).
+func windowsPath(s string) bool {
+	if len(s) >= 2 && s[1] == ':' && (s[0] >= 'A' && s[0] <= 'Z' || s[0] >= 'a' && s[0] <= 'z') {
+		return true
+	}
+	return strings.Contains(s, `\`)
 }
 
 // pathKind says how an argument's value is a path.

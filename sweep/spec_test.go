@@ -335,6 +335,7 @@ gpus: [0, 2]
 		"base.toml":              "[model]\nlearning_rate = 1e-4\nnetwork_args = [\"conv_dim=4\", \"rank_dropout=0.3\"]\n[data]\nsample_prompts = \"prompts.txt\"\n",
 		"data/10_sks cat/01.png": "x",
 		"refs/00.png":            "x",
+		"prompts.txt":            "a cat\n", // base paths must exist
 	}
 	path, dir := writeSpec(t, spec, files)
 	s, err := ParseSpecFile(path)
