@@ -215,7 +215,14 @@ func (c *commandParser) feed(line string) ([]Event, Reason, string) {
 	return evs, "", ""
 }
 
+// scanSamples globs trainer.sample_glob. A file's epoch is the one in
+// progress when it is seen, which the console may be ahead of: with a
+// sample_regex the trainer names its samples itself, so the glob only
+// catches, at exit, what it never announced.
 func (a *commandAdapter) scanSamples(pr *prepared, epoch int) []Sample {
+	if a.pool.cfg.Trainer.SampleRegex != "" && !pr.exited {
+		return nil
+	}
 	if pr.seen == nil {
 		pr.seen = map[string]bool{}
 	}

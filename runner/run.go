@@ -48,6 +48,7 @@ type prepared struct {
 	warmUntil  func(started bool) // called once training has started (or the run ended without); may be nil
 	seen       map[string]bool    // sample files already reported
 	warnings   []string           // kept in the outcome
+	exited     bool               // the trainer is gone: the last scan
 }
 
 // adapter is one trainer's contract: build argv/env/files, parse lines into
@@ -307,6 +308,7 @@ read:
 		out.ExitCode = -1
 	}
 	st.exitCode = out.ExitCode
+	pr.exited = true
 	report(ad.scanSamples(pr, epoch), 0)
 	out.LogTail = tail
 	out.Warnings = append(out.Warnings, pr.warnings...)

@@ -33,10 +33,11 @@ type runRow struct {
 	ModelPath  string        `db:"model_path"`
 	BestEpoch  sql.NullInt64 `db:"best_epoch"`
 	Checkpoint string        `db:"checkpoint"`
+	Warnings   string        `db:"warnings"`
 }
 
 const runCols = `trial_id, worker_id, host, gpus, pid, pgid, trial_dir, log_path, exit_code, reason, detail,
-	log_tail, started, ended, heartbeat, model_path, best_epoch, checkpoint`
+	log_tail, started, ended, heartbeat, model_path, best_epoch, checkpoint, warnings`
 
 func toRunRow(r sweep.RunRecord) (runRow, error) {
 	gpus := r.GPUs
@@ -47,10 +48,18 @@ func toRunRow(r sweep.RunRecord) (runRow, error) {
 	if err != nil {
 		return runRow{}, err
 	}
+	warns := r.Warnings
+	if warns == nil {
+		warns = []string{}
+	}
+	wj, err := json.Marshal(warns)
+	if err != nil {
+		return runRow{}, err
+	}
 	row := runRow{
 		TrialID: r.TrialID, WorkerID: r.WorkerID, Host: r.Host, GPUs: string(gj), PID: r.PID, PGID: r.PGID,
 		TrialDir: r.TrialDir, LogPath: r.LogPath, Reason: r.Reason, Detail: r.Detail, LogTail: r.LogTail,
-		ModelPath: r.ModelPath, Checkpoint: r.Checkpoint,
+		ModelPath: r.ModelPath, Checkpoint: r.Checkpoint, Warnings: string(wj),
 	}
 	now := time.Now()
 	if r.Started.IsZero() {
@@ -79,7 +88,8 @@ func (r runRow) record() sweep.RunRecord {
 		Started: time.UnixMicro(r.Started), Heartbeat: time.UnixMicro(r.Heartbeat),
 		ModelPath: r.ModelPath, Checkpoint: r.Checkpoint,
 	}
-	_ = json.Unmarshal([]byte(r.GPUs), &out.GPUs) // written by toRunRow: always valid
+	_ = json.Unmarshal([]byte(r.GPUs), &out.GPUs)         // written by toRunRow: always valid
+	_ = json.Unmarshal([]byte(r.Warnings), &out.Warnings) // likewise
 	if r.ExitCode.Valid {
 		c := int(r.ExitCode.Int64)
 		out.ExitCode = &c
@@ -105,12 +115,13 @@ func (s *Store) StartRun(ctx context.Context, r sweep.RunRecord) error {
 	return s.trialWrite(ctx, "start run", r.TrialID, func(tx *sqlx.Tx) error {
 		_, err := tx.NamedExecContext(ctx, `INSERT INTO runs (`+runCols+`) VALUES (:trial_id, :worker_id, :host, :gpus, :pid,
 			:pgid, :trial_dir, :log_path, :exit_code, :reason, :detail, :log_tail, :started, :ended, :heartbeat, :model_path,
-			:best_epoch, :checkpoint)
+			:best_epoch, :checkpoint, :warnings)
 			ON CONFLICT (trial_id) DO UPDATE SET worker_id = excluded.worker_id, host = excluded.host, gpus = excluded.gpus,
 			pid = excluded.pid, pgid = excluded.pgid, trial_dir = excluded.trial_dir, log_path = excluded.log_path,
 			exit_code = excluded.exit_code, reason = excluded.reason, detail = excluded.detail, log_tail = excluded.log_tail,
 			started = excluded.started, ended = excluded.ended, heartbeat = excluded.heartbeat,
-			model_path = excluded.model_path, best_epoch = excluded.best_epoch, checkpoint = excluded.checkpoint`, row)
+			model_path = excluded.model_path, best_epoch = excluded.best_epoch, checkpoint = excluded.checkpoint,
+			warnings = excluded.warnings`, row)
 		return err
 	})
 }
@@ -130,8 +141,8 @@ func (s *Store) FinishRun(ctx context.Context, r sweep.RunRecord) error {
 	}
 	res, err := s.db.NamedExecContext(ctx, s.db.Rebind(`UPDATE runs SET exit_code = :exit_code,
 		reason = CASE WHEN :reason = '' THEN reason ELSE :reason END, detail = :detail, log_tail = :log_tail,
-		ended = :ended, model_path = :model_path, best_epoch = :best_epoch, checkpoint = :checkpoint
-		WHERE trial_id = :trial_id`), row)
+		ended = :ended, model_path = :model_path, best_epoch = :best_epoch, checkpoint = :checkpoint,
+		warnings = :warnings WHERE trial_id = :trial_id`), row)
 	if err != nil {
 		return fmt.Errorf("finish run of trial %d: %w", r.TrialID, err)
 	}

@@ -194,11 +194,16 @@ type TrialSummary struct {
 	Value     float64
 	HasValue  bool
 	BestEpoch int
-	Reason    string
-	Detail    string
-	Params    map[string]any
-	Duration  time.Duration
-	Baseline  bool
+	// Best labels the best candidate ("epoch 3", "step 1600"); Partial is
+	// "k/n" when it was scored on part of its images.
+	Best     string
+	Partial  string
+	Reason   string
+	Detail   string
+	Warnings []string
+	Params   map[string]any
+	Duration time.Duration
+	Baseline bool
 }
 
 // Result is what Run reports when it returns.

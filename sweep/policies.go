@@ -377,24 +377,31 @@ func (c *Controller) applyRetention(ctx context.Context) error {
 		if done && (keep.Mode == KeepBestEpoch || !winners[t.ID]) {
 			continue
 		}
-		best := -1
-		if s, ok := t.SystemAttrs[attrBestEpoch]; ok && t.State != goptuna.TrialStateFail {
-			best, _ = strconv.Atoi(s)
+		// The best candidate: an epoch, or a step (epoch 0) for trials
+		// that sampled by steps.
+		best := candidate{epoch: -1}
+		if t.State != goptuna.TrialStateFail {
+			if s, ok := t.SystemAttrs[attrBestEpoch]; ok {
+				best.epoch, _ = strconv.Atoi(s)
+			} else if s, ok := t.SystemAttrs[attrBestStep]; ok {
+				best.epoch = 0
+				best.step, _ = strconv.Atoi(s)
+			}
 		}
 		if keep.Mode == KeepBestTrials && !winners[t.ID] {
-			best = -1
+			best = candidate{epoch: -1}
 		}
 		epochs, err := c.Store.Epochs(ctx, t.ID)
 		if err != nil {
 			return fmt.Errorf("list epochs of trial %d: %w", t.Number, err)
 		}
 		for _, e := range epochs {
-			if e.Epoch == best || e.Deleted || e.Checkpoint == "" {
+			if (candidate{e.Epoch, e.Step}) == best || e.Deleted || e.Checkpoint == "" {
 				continue
 			}
 			n, err := removeInside(run.TrialDir, e.Checkpoint)
 			if err != nil {
-				return fmt.Errorf("trial %d epoch %d: %w", t.Number, e.Epoch, err)
+				return fmt.Errorf("trial %d %s: %w", t.Number, e.Candidate(), err)
 			}
 			e.Deleted = true
 			if err := c.Store.RecordEpoch(ctx, e); err != nil {

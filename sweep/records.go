@@ -27,7 +27,11 @@ type RunRecord struct {
 	Heartbeat  time.Time
 	ModelPath  string
 	BestEpoch  *int
-	Checkpoint string // best epoch's checkpoint
+	Checkpoint string // best candidate's checkpoint
+	// Warnings are what the run said a user should know though it did not
+	// fail it: the trainer's settings differing from what was asked (ss_*
+	// metadata), a crash at teardown after the model was saved, and such.
+	Warnings []string
 }
 
 // EpochRecord is a trial's score at one candidate: a saved-and-sampled

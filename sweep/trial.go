@@ -8,6 +8,7 @@ import (
 	"image"
 	_ "image/jpeg" // samples saved as .jpg by command trainers
 	_ "image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -81,6 +82,9 @@ type trialRun struct {
 	queued      map[candidate]bool
 	validation  map[int]float64 // epoch → the last validation loss printed in it
 	decoded     map[string]bool // sample paths that decoded whole
+	records     map[candidate]EpochRecord
+	removed     map[string]bool // checkpoints the trainer said it deleted
+	keep        checkpointKeeper
 	scores      []candidateScore
 	pruned      bool
 	exited      bool // the trainer is gone: nothing left to prune or wait for
@@ -143,6 +147,8 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 		trialID: claim.TrialID, number: claim.Number, params: params, gpus: lease.GPUs(),
 		samples: map[candidate][]runner.Sample{}, checkpoints: map[candidate]string{}, due: map[candidate]bool{},
 		queued: map[candidate]bool{}, validation: map[int]float64{}, decoded: map[string]bool{}, endStep: map[int]int{},
+		records: map[candidate]EpochRecord{}, removed: map[string]bool{},
+		keep: checkpointKeeper{dir: filepath.Join(dir, keptDir), links: map[string]string{}},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go tr.scoreLoop()
@@ -240,6 +246,11 @@ func (tr *trialRun) onEvent(ev runner.Event) {
 		case ev.Epoch > 0:
 			tr.checkpoints[candidate{epoch: ev.Epoch}] = ev.Path
 		}
+		// A link costs nothing while the trainer's file exists, and keeps
+		// the weights if save_last_n_epochs deletes it before it is scored.
+		tr.keep.link(ev.Path)
+	case runner.EventCheckpointRemoved:
+		tr.removed[ev.Path] = true
 	case runner.EventSamples:
 		tr.addSamplesLocked(ev.Samples)
 		for c := range tr.samples {
@@ -484,6 +495,7 @@ func (tr *trialRun) scoreCandidate(c candidate) {
 		tr.fail(fmt.Errorf("trial %d: record %s: %w", tr.number, c, err))
 	}
 	tr.mu.Lock()
+	tr.records[c] = rec
 	all := append([]runner.Sample(nil), tr.samples[c]...)
 	tr.mu.Unlock()
 	if len(all) > 0 {
@@ -506,6 +518,7 @@ func (tr *trialRun) scoreCandidate(c candidate) {
 	tr.scores = append(tr.scores, candidateScore{cand: c, fraction: in.Fraction, result: res, partial: partial,
 		images: len(samples), expected: expected})
 	tr.mu.Unlock()
+	tr.keepBest()
 	if partial {
 		tr.c.log().Warn("candidate scored on part of its samples", "trial", tr.number, "candidate", c.String(),
 			"images", len(samples), "expected", expected, "value", res.Value)
@@ -629,6 +642,63 @@ func (tr *trialRun) finish(out runner.Outcome) {
 	tr.signalLocked()
 	tr.mu.Unlock()
 	<-tr.done
+	tr.settleCheckpoints()
+}
+
+// keepBest keeps the linked copy of the best candidate's checkpoint so far
+// and drops the others' links: whatever the trainer deletes later, the
+// winner can be exported.
+func (tr *trialRun) keepBest() {
+	best, ok := tr.best(tr.c.study.Direction() == goptuna.StudyDirectionMaximize)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	want := ""
+	if ok {
+		want = tr.checkpoints[best.cand]
+		if err := tr.keep.ensure(want); err != nil {
+			tr.c.log().Warn("could not keep the best checkpoint", "trial", tr.number, "checkpoint", want, "err", err)
+		}
+	}
+	for _, s := range tr.scores {
+		if p := tr.checkpoints[s.cand]; p != "" && p != want {
+			tr.keep.drop(p)
+		}
+	}
+}
+
+// settleCheckpoints runs once the trainer and scoring are done: each
+// scored candidate whose checkpoint the trainer deleted (save_last_n_*)
+// points at its kept link when there is one and is marked deleted
+// otherwise; links to files that still exist are dropped.
+func (tr *trialRun) settleCheckpoints() {
+	ctx := context.WithoutCancel(tr.ctx)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for c, rec := range tr.records {
+		orig := tr.checkpoints[c]
+		if orig == "" {
+			continue
+		}
+		if _, err := os.Stat(orig); err == nil {
+			tr.keep.drop(orig)
+			continue
+		}
+		kept := tr.keep.path(orig)
+		switch {
+		case kept != "":
+			rec.Checkpoint = kept
+			tr.checkpoints[c] = kept
+		case tr.removed[orig] || rec.Checkpoint != "":
+			rec.Deleted = true
+		}
+		if rec != tr.records[c] {
+			tr.records[c] = rec
+			if err := tr.c.Store.RecordEpoch(ctx, rec); err != nil && tr.storeErr == nil {
+				tr.storeErr = fmt.Errorf("trial %d: record %s's checkpoint: %w", tr.number, c, err)
+			}
+		}
+	}
+	tr.keep.prune()
 }
 
 func containsSample(ss []runner.Sample, path string) bool {
@@ -677,6 +747,8 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	run.ModelPath = out.ModelPath
 	run.LogTail = strings.Join(out.LogTail, "\n")
 	run.Detail = out.Detail
+	run.Warnings = out.Warnings
+	sum.Warnings = out.Warnings
 	if out.LogPath != "" {
 		run.LogPath = out.LogPath
 	}
@@ -706,6 +778,10 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 			sum.BestEpoch = e
 		}
 		run.Checkpoint = tr.checkpoints[best.cand]
+		sum.Best = best.cand.String()
+		if best.partial {
+			sum.Partial = fmt.Sprintf("%d/%d", best.images, best.expected)
+		}
 	}
 	if err := c.Store.FinishRun(ctx, run); err != nil {
 		return sum, fmt.Errorf("trial %d: record run end: %w", tr.number, err)
@@ -812,6 +888,88 @@ func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason st
 		return fmt.Errorf("record state: %w", err)
 	}
 	return nil
+}
+
+// keptDir is the folder in a trial's directory that holds hard links to
+// its checkpoints, so that a trainer's own cleanup (save_last_n_epochs)
+// never deletes the trial's best one. It costs no disk while the trainer's
+// file exists; once the trainer deletes it, the best candidate's weights
+// stay (one checkpoint per trial at most). Where links are impossible the
+// best checkpoint is copied when it becomes the best.
+const keptDir = "kept"
+
+// checkpointKeeper holds the links of one trial's checkpoints.
+type checkpointKeeper struct {
+	dir   string
+	links map[string]string // trainer's path → kept path
+}
+
+func (k *checkpointKeeper) target(orig string) string {
+	return filepath.Join(k.dir, filepath.Base(orig))
+}
+
+// link hard-links orig into the kept folder; failing quietly is fine: ensure
+// copies when it matters.
+func (k *checkpointKeeper) link(orig string) {
+	if orig == "" || k.links[orig] != "" {
+		return
+	}
+	if err := os.MkdirAll(k.dir, 0o755); err != nil {
+		return
+	}
+	dst := k.target(orig)
+	if err := os.Link(orig, dst); err == nil {
+		k.links[orig] = dst
+	}
+}
+
+// ensure makes sure orig has a kept copy: a link made earlier, else a new
+// link, else a copy.
+func (k *checkpointKeeper) ensure(orig string) error {
+	if orig == "" || k.links[orig] != "" {
+		return nil
+	}
+	k.link(orig)
+	if k.links[orig] != "" {
+		return nil
+	}
+	dst := k.target(orig)
+	if err := copyFile(orig, dst); err != nil {
+		return err
+	}
+	k.links[orig] = dst
+	return nil
+}
+
+func (k *checkpointKeeper) drop(orig string) {
+	if p := k.links[orig]; p != "" {
+		_ = os.Remove(p)
+		delete(k.links, orig)
+	}
+}
+
+// path is orig's kept copy, or "".
+func (k *checkpointKeeper) path(orig string) string { return k.links[orig] }
+
+// prune removes the kept folder when nothing is left in it.
+func (k *checkpointKeeper) prune() { _ = os.Remove(k.dir) }
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
 }
 
 // sampleScores extracts one image's per-component scores as JSON.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lorasweep/lorasweep/kohya"
 	"github.com/lorasweep/lorasweep/storage"
 	"github.com/lorasweep/lorasweep/sweep"
 )
@@ -400,5 +401,77 @@ func TestFailedTrialKeepsItsLossCurve(t *testing.T) {
 	// 2 images × 4 repeats × 3 epochs: one loss per step.
 	if len(pts) != 24 {
 		t.Errorf("%d metric points stored for the failed trial, want its 24 steps", len(pts))
+	}
+}
+
+// TestBestCheckpointSurvivesSaveLastN: with save_last_n_epochs 1 the
+// trainer deletes epoch 1's checkpoint when it saves epoch 2; epoch 1 is
+// the best (validation loss rises), so lorasweep keeps its weights and
+// export names a file that exists and parses.
+func TestBestCheckpointSurvivesSaveLastN(t *testing.T) {
+	fixed := "    validation_split: 0.1\n    save_every_n_epochs: 1\n    save_last_n_epochs: 1"
+	objective := `{direction: maximize, scorers: [{kind: validation}]}`
+	dir := standInSweep(t, "lastn", "STANDIN_VAL_RISING: '1'", fixed, objective, 1, 1)
+	stdout, stderr, code := runCLI(t, dir, "run", "lastn.yaml")
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	trials := listTrialsOf(t, dir, "lastn")
+	if len(trials) != 1 || trials[0].BestEpoch == nil || *trials[0].BestEpoch != 1 {
+		t.Fatalf("trials %+v, want one whose best epoch is 1", trials)
+	}
+	orig := filepath.Join(dir, "runs", "lastn", "trial-0000", "output", "trial-0000-000001.safetensors")
+	if _, err := os.Stat(orig); !os.IsNotExist(err) {
+		t.Fatalf("the trainer did not delete %s (%v): the test is not testing anything", orig, err)
+	}
+	recs := storedCandidates(t, dir, "lastn")[0]
+	if len(recs) != 3 || recs[0].Deleted || !strings.Contains(recs[0].Checkpoint, string(filepath.Separator)+"kept"+string(filepath.Separator)) {
+		t.Fatalf("epoch records %+v, want epoch 1 pointing at its kept copy", recs)
+	}
+	out, stderr, code := runCLI(t, dir, "export", "--sweep", "lastn", "--storage", "sqlite://"+filepath.Join(dir, "sweep.db"), "--format", "kohya-toml")
+	if code != 0 {
+		t.Fatalf("export exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "best epoch: 1 of 3; its checkpoint: "+recs[0].Checkpoint) {
+		t.Errorf("export does not name the kept checkpoint %s:\n%s", recs[0].Checkpoint, out)
+	}
+	if _, err := kohya.ReadSafetensorsHeader(recs[0].Checkpoint); err != nil {
+		t.Errorf("kept checkpoint: %v", err)
+	}
+}
+
+// TestTrialWarningsAreKept: sd-scripts switches an AdaFactor trial to its
+// own scheduler; the ss_* metadata check notices, and the warning is on
+// the trial's console line and stored with its run.
+func TestTrialWarningsAreKept(t *testing.T) {
+	fixed := "    optimizer_type: AdaFactor"
+	dir := standInSweep(t, "warn", "", fixed, `{direction: minimize, scorers: [{kind: loss, stat: final}]}`, 1, 1)
+	stdout, stderr, code := runCLI(t, dir, "run", "warn.yaml")
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout+stderr, "warning: ") || !strings.Contains(stdout+stderr, "adafactor:") {
+		t.Errorf("no warning about the switched scheduler on the console:\n%s\n%s", stdout, stderr)
+	}
+	ctx := context.Background()
+	st, err := storage.OpenExisting(ctx, "sqlite://"+filepath.Join(dir, "sweep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, err := st.GetStudyIDFromName("warn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.GetAllTrials(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.GetRun(ctx, all[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(run.Warnings, "\n"), "adafactor:") {
+		t.Errorf("stored warnings %q, want the scheduler switch", run.Warnings)
 	}
 }

@@ -262,7 +262,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 func trialDoneLine(s sweep.TrialSummary) string {
 	line := fmt.Sprintf("trial %d %s", s.Number, strings.ToLower(s.State.String()))
 	if s.HasValue {
-		line += fmt.Sprintf(": value %.4g at epoch %d", s.Value, s.BestEpoch)
+		line += fmt.Sprintf(": value %.4g at %s", s.Value, s.Best)
+		if s.Partial != "" {
+			line += " (partial " + s.Partial + ")"
+		}
 	}
 	if s.Reason != "" {
 		line += " (" + s.Reason
@@ -271,7 +274,11 @@ func trialDoneLine(s sweep.TrialSummary) string {
 		}
 		line += ")"
 	}
-	return line + fmt.Sprintf(" in %.1fs", s.Duration.Seconds())
+	line += fmt.Sprintf(" in %.1fs", s.Duration.Seconds())
+	for _, w := range s.Warnings {
+		line += "\n  warning: " + w
+	}
+	return line
 }
 
 func stopLine(s sweep.StopReason) string {

@@ -19,6 +19,10 @@ Behaviour switches (environment):
                         long after the trainer has moved on (next lines printed)
   STANDIN_IMAGE_SECONDS seconds: each image is written in two halves this far
                         apart, so a half-written PNG sits in the folder
+  STANDIN_VAL_RISING    validation loss rises with every epoch (epoch 1 is best)
+AdaFactor without relative_step=False switches to sd-scripts' adafactor
+scheduler (ss_lr_scheduler "adafactor:<lr>"); save_last_n_epochs deletes old
+checkpoints with sd-scripts' "removing old checkpoint:" line.
 With --validation_split > 0 it prints sd-scripts' per-epoch validation bar
 (`epoch validation steps`, postfix val_epoch_avg_loss) and, as tqdm does,
 re-draws the previous epoch's bar with its old value early in the next epoch.
@@ -78,6 +82,7 @@ def setup_parser():
     p.add_argument("--sample_every_n_epochs", type=int, default=None)
     p.add_argument("--sample_every_n_steps", type=int, default=None)
     p.add_argument("--save_every_n_steps", type=int, default=None)
+    p.add_argument("--save_last_n_epochs", type=int, default=None)
     p.add_argument("--validation_split", type=float, default=0.0)
     p.add_argument("--validation_seed", type=int, default=None)
     p.add_argument("--sample_sampler", type=str, default="ddim")
@@ -270,6 +275,12 @@ def main():
         "ss_num_epochs": epochs,
         "ss_max_train_steps": total,
     }
+    opt_args = {a.split("=", 1)[0].lower(): a.split("=", 1)[1] for a in (args.optimizer_args or []) if "=" in a}
+    if args.optimizer_type.lower() == "adafactor" and opt_args.get("relative_step", "True") != "False":
+        # AdaFactor's relative step: sd-scripts trains with its own
+        # scheduler whatever lr_scheduler says, and records that.
+        logger.info("use adafactor_scheduler / スケジューラにadafactor_schedulerを使用します")
+        meta["ss_lr_scheduler"] = f"adafactor:{args.learning_rate}"
     if os.environ.get("STANDIN_WRONG_DIM"):
         meta["ss_network_dim"] = int(os.environ["STANDIN_WRONG_DIM"])
     bar = tqdm(range(total), smoothing=0, desc="steps")
@@ -304,13 +315,24 @@ def main():
             val_bar = tqdm(range(val_steps), smoothing=0, desc="epoch validation steps", position=1)
             for v in range(val_steps):
                 val_bar.update(1)
-                val_bar.set_postfix({"val_epoch_avg_loss": 0.15 * (0.8 ** e) + 0.001 * v, "timestep": 500})
+                val = 0.15 * (0.8 ** e) + 0.001 * v
+                if os.environ.get("STANDIN_VAL_RISING"):
+                    val = 0.05 * (1.25 ** e) + 0.001 * v  # over-training from the first epoch on
+                val_bar.set_postfix({"val_epoch_avg_loss": val, "timestep": 500})
         if args.sample_every_n_epochs and e % args.sample_every_n_epochs == 0:
             sample_images(args, e, stamp, crash_after_first=(mode == "crash_mid_sampling" and e == 2))
         if args.save_every_n_epochs and e % args.save_every_n_epochs == 0 and e < epochs:
             ck = os.path.join(args.output_dir, f"{name}-{e:06d}.{args.save_model_as}")
             print(f"\nsaving checkpoint: {ck}")
             write_safetensors(ck, dict(meta, ss_epoch=e))
+            if args.save_last_n_epochs:
+                # sd-scripts' save_last_n_epochs: keep the newest n epoch
+                # checkpoints, deleting the one n epochs back.
+                old = e - args.save_every_n_epochs * args.save_last_n_epochs
+                old_ck = os.path.join(args.output_dir, f"{name}-{old:06d}.{args.save_model_as}")
+                if old > 0 and os.path.exists(old_ck):
+                    print(f"removing old checkpoint: {old_ck}")
+                    os.remove(old_ck)
     bar.close()
     if mode == "crash_after_last_step":
         raise RuntimeError("CUDA error: an illegal memory access was encountered")

@@ -25,3 +25,7 @@ ALTER TABLE epochs_v2 RENAME TO epochs;
 
 -- A step-based sample belongs to the step candidate it was drawn at.
 ALTER TABLE samples ADD COLUMN step BIGINT NOT NULL DEFAULT 0;
+
+-- What the run warned about (metadata mismatches, a scheduler the trainer
+-- switched, a crash at teardown after the model was saved …), as a JSON list.
+ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
