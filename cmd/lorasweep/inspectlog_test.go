@@ -18,6 +18,16 @@ func TestInspectLog(t *testing.T) {
 		{"crash_after_last_step.log", "failed", "crash", 12},
 		{"crash_after_model_saved.log", "ok", "", 12},
 		{"no_data_rich_wrapped.log", "failed", "no-data", 0},
+		// layouts of users' consoles: a log that ends in an exception is a crash
+		{"plain_traceback_chained.log", "failed", "crash", 4},
+		{"rich_traceback.log", "failed", "crash", 8},
+		{"glued_traceback.log", "failed", "crash", 5},
+		{"accelerate_called_process_error.log", "failed", "crash", 1},
+		{"accelerate_child_killed.log", "failed", "crash", 4},
+		{"excerpt_ends_in_exception.log", "failed", "crash", 4},
+		{"saved_then_upload_crash.log", "ok", "", 12},
+		// no `model saved.` and the model is not here to check
+		{"log_level_warning.log", "incomplete", "", 12},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			cmd := newInspectLogCmd()

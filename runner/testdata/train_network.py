@@ -6,7 +6,9 @@ for real: argparse (genuine --help and exit status 2), reading --config_file
 TOML with the `toml` package as sd-scripts does (sections flattened), the
 tqdm progress bar with `\\r` updates on stderr, Rich log lines on stderr,
 print() lines on stdout, sample images and .safetensors files named as
-sd-scripts names them, and the ss_* metadata it writes. It is not shipped
+sd-scripts names them, the ss_* metadata it writes, and the logging
+switches (--console_log_level, --console_log_file, --console_log_simple
+hide or move logger lines, never print() or tqdm). It is not shipped
 and must never be used as a trainer.
 
 Behaviour switches (environment):
@@ -36,6 +38,9 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 def setup_parser():
     p = argparse.ArgumentParser()
+    p.add_argument("--console_log_level", type=str, default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    p.add_argument("--console_log_file", type=str, default=None)
+    p.add_argument("--console_log_simple", action="store_true")
     p.add_argument("--config_file", type=str, default=None)
     p.add_argument("--output_dir", type=str, default=None)
     p.add_argument("--output_name", type=str, default=None)
@@ -75,6 +80,27 @@ def setup_parser():
     p.add_argument("--caption_extension", type=str, default=".caption")
     p.add_argument("--enable_bucket", action="store_true")
     return p
+
+
+def setup_logging(args):
+    # As sd-scripts' setup_logging(args, reset=True) at the start of
+    # training: messages logged before it (Loading settings…) used the
+    # import-time Rich handler at INFO; from here a file handler for
+    # --console_log_file, a plain stdout one for --console_log_simple, else
+    # Rich, and the root level --console_log_level (INFO when unset). print()
+    # and tqdm are not logging and are never hidden.
+    root = logging.getLogger()
+    for h in root.handlers[:]:
+        root.removeHandler(h)
+    if args.console_log_file:
+        handler = logging.FileHandler(args.console_log_file, mode="w")
+    elif args.console_log_simple:
+        handler = logging.StreamHandler(sys.stdout)
+    else:
+        handler = RichHandler(show_path=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.setLevel(getattr(logging, args.console_log_level or "INFO"))
+    root.addHandler(handler)
 
 
 def read_config(args, parser):
@@ -166,6 +192,7 @@ def main():
     parser = setup_parser()
     args = parser.parse_args()
     args = read_config(args, parser)
+    setup_logging(args)
     mode = os.environ.get("STANDIN_MODE", "ok")
     step_s = float(os.environ.get("STANDIN_STEP_SECONDS", "0.01"))
     if os.environ.get("STANDIN_PIDFILE"):

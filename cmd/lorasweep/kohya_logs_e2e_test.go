@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// logSpec is a two-trial kohya sweep through the sd-scripts stand-in with
+// one extra fixed setting (%s, indented under fixed).
+const logSpec = `name: %s
+storage: sqlite://sweep.db
+output_root: ./runs
+trainer:
+  kind: kohya
+  script: %s
+  python: /usr/bin/python3
+  base: ./base.toml
+  fixed:
+    max_train_epochs: 3
+    save_every_n_epochs: 1
+    sample_every_n_epochs: 1
+%s
+search:
+  learning_rate: {float: [1.0e-5, 1.0e-3], log: true}
+sampler: {kind: random, seed: 3}
+objective: {direction: minimize, scorers: [{kind: loss, stat: final}]}
+budget: {trials: 2, parallel: 1}
+gpus: none
+baseline: false
+`
+
+// standInDir writes a dataset, prompts and base.toml for the stand-in into
+// a temp dir and returns it with the stand-in's path.
+func standInDir(t *testing.T) (dir, script string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the real binary and Python")
+	}
+	if !standInAvailable() {
+		t.Skip("Debian python3 with toml, tqdm and rich is needed for the sd-scripts stand-in (scripts/test installs them)")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "runner", "testdata", "train_network.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	data := filepath.Join(dir, "dataset", "4_zkx toy")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%02d.png", i)), []byte("\x89PNG\r\n\x1a\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prompts := filepath.Join(dir, "prompts.txt")
+	if err := os.WriteFile(prompts, []byte("zkx toy, on grass --d 7\na photo of a toy --d 8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf(kohyaBase, filepath.Join(dir, "dataset"), prompts)
+	if err := os.WriteFile(filepath.Join(dir, "base.toml"), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, script
+}
+
+type inspectJSON struct {
+	Outcome, Reason, Detail string
+	OutputName              string   `json:"output_name"`
+	Samples                 []string `json:"samples"`
+}
+
+func inspectLog(t *testing.T, dir string, args ...string) inspectJSON {
+	t.Helper()
+	stdout, stderr, code := runCLI(t, dir, append([]string{"inspect-log"}, args...)...)
+	if code != 0 {
+		t.Fatalf("inspect-log exited %d: %s", code, stderr)
+	}
+	var got inspectJSON
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("inspect-log output is not JSON: %v\n%s", err, stdout)
+	}
+	return got
+}
+
+// TestKohyaHiddenINFOLines: sd-scripts' console_log_level above INFO and
+// console_log_file take `model saved.` off the console. validate says what
+// is lost; the trials still complete, on exit status 0 and a readable final
+// model; inspect-log agrees and finds the samples by the output name the
+// log's checkpoint lines carry.
+func TestKohyaHiddenINFOLines(t *testing.T) {
+	dir, script := standInDir(t)
+	for _, tc := range []struct{ name, fixed, warn string }{
+		{"level", `    console_log_level: WARNING`, "console_log_level = WARNING hides sd-scripts' logger lines below WARNING"},
+		{"file", `    console_log_file: sd.log`, "console_log_file sends every sd-scripts log message to sd.log"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := fmt.Sprintf(logSpec, tc.name, script, tc.fixed)
+			if err := os.WriteFile(filepath.Join(dir, tc.name+".yaml"), []byte(spec), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, code := runCLI(t, dir, "validate", tc.name+".yaml")
+			if code != 0 || !strings.Contains(stdout+stderr, tc.warn) || !strings.Contains(stdout+stderr, "`model saved.`") {
+				t.Errorf("validate exited %d without the warning %q:\n%s\n%s", code, tc.warn, stdout, stderr)
+			}
+			stdout, stderr, code = runCLI(t, dir, "run", tc.name+".yaml")
+			if code != 0 {
+				t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+			}
+			trials := listTrialsOf(t, dir, tc.name)
+			if len(trials) != 2 {
+				t.Fatalf("%d trials, want 2", len(trials))
+			}
+			for _, tr := range trials {
+				if tr.State != "complete" {
+					t.Errorf("trial %d is %s, want complete: a good run whose log hides INFO lines is a success", tr.Number, tr.State)
+				}
+			}
+			trialDir := filepath.Join(dir, "runs", tc.name, "trial-0001")
+			log, err := os.ReadFile(filepath.Join(trialDir, "trial.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(log), "model saved.") {
+				t.Fatalf("the stand-in printed `model saved.` despite %s", tc.fixed)
+			}
+			if tc.name == "file" {
+				// relative: sd-scripts writes it in its working directory, the trial's folder
+				if b, err := os.ReadFile(filepath.Join(trialDir, "sd.log")); err != nil || !strings.Contains(string(b), "model saved.") {
+					t.Errorf("console_log_file in the trial folder: %v %q", err, b)
+				}
+			}
+			got := inspectLog(t, dir, filepath.Join(trialDir, "trial.log"))
+			if got.Outcome != "ok" || !strings.Contains(got.Detail, "present and readable") || len(got.Samples) != 6 {
+				t.Errorf("inspect-log of the trial = %+v, want ok from the readable model, 6 samples", got)
+			}
+
+			// The log alone, away from trial.toml: the samples are still
+			// found, by the output name of the checkpoint lines.
+			bare := t.TempDir()
+			if err := os.WriteFile(filepath.Join(bare, "console.log"), log, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got = inspectLog(t, dir, "--sample-dir", filepath.Join(trialDir, "output", "sample"), filepath.Join(bare, "console.log"))
+			if got.OutputName != "trial-0001" || len(got.Samples) != 6 {
+				t.Errorf("inspect-log of a bare log: output name %q, %d samples; want trial-0001 and 6", got.OutputName, len(got.Samples))
+			}
+			if got.Outcome != "incomplete" || !strings.Contains(got.Detail, "no `model saved.` line") {
+				t.Errorf("inspect-log of a bare log = %s %q, want incomplete naming the missing `model saved.`", got.Outcome, got.Detail)
+			}
+		})
+	}
+}
