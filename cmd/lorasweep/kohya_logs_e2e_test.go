@@ -155,3 +155,48 @@ func TestKohyaHiddenINFOLines(t *testing.T) {
 		})
 	}
 }
+
+// TestKohyaHelpWithTrainerEnv: the preflight's `script --help` runs with
+// trainer.env, as the trials do; when it fails, run says why.
+func TestKohyaHelpWithTrainerEnv(t *testing.T) {
+	dir, standIn := standInDir(t)
+	lib := filepath.Join(dir, "lib")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lib, "sdlib_only_here.py"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// a train_network.py that, like sd-scripts inside kohya_ss, imports a
+	// library found only on PYTHONPATH
+	script := filepath.Join(dir, "train_network.py")
+	body := fmt.Sprintf("import runpy\nimport sdlib_only_here\nrunpy.run_path(%q, run_name=\"__main__\")\n", standIn)
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, env string }{
+		{"env", "  env: {PYTHONPATH: " + lib + "}\n  fixed:"},
+		{"noenv", "  fixed:"},
+	} {
+		spec := strings.Replace(fmt.Sprintf(logSpec, tc.name, script, ""), "  fixed:", tc.env, 1)
+		if err := os.WriteFile(filepath.Join(dir, tc.name+".yaml"), []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, _ := runCLI(t, dir, "run", tc.name+".yaml")
+		warned := strings.Contains(stderr, "could not read train_network.py --help")
+		if tc.name == "env" {
+			if warned {
+				t.Errorf("--help failed although trainer.env has the PYTHONPATH:\n%s", stderr)
+			}
+			for _, tr := range listTrialsOf(t, dir, tc.name) {
+				if tr.State != "complete" {
+					t.Errorf("trial %d is %s\n%s\n%s", tr.Number, tr.State, stdout, stderr)
+				}
+			}
+			continue
+		}
+		if !warned || !strings.Contains(stderr, "No module named 'sdlib_only_here'") {
+			t.Errorf("run without the PYTHONPATH did not say why --help failed:\n%s", stderr)
+		}
+	}
+}
