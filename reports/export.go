@@ -257,7 +257,7 @@ func (ex *TrialExport) buildConfig(spec *sweep.Spec, row sweep.TrialRow, run *sw
 	}
 	for _, k := range cfg.Keys() {
 		s, ok := cfg[k].(string)
-		if !ok || !exportPathKeys[k] || s == "" || filepath.IsAbs(s) || looksLikeModelID(k, s) {
+		if !ok || !exportPathKeys[k] || s == "" || filepath.IsAbs(s) || kohya.IsHubID(k, s, "") {
 			continue
 		}
 		abs, err := filepath.Abs(s)
@@ -321,22 +321,6 @@ func safeName(s string) string {
 		return "sweep"
 	}
 	return b.String()
-}
-
-// looksLikeModelID reports whether a model argument holds a Hugging Face id
-// ("runwayml/stable-diffusion-v1-5") rather than a local path.
-func looksLikeModelID(key, s string) bool {
-	if key != "pretrained_model_name_or_path" && key != "vae" && key != "tokenizer_cache_dir" {
-		return false
-	}
-	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") {
-		return false
-	}
-	if _, err := os.Stat(s); err == nil {
-		return false
-	}
-	ext := strings.ToLower(filepath.Ext(s))
-	return ext != ".safetensors" && ext != ".ckpt" && ext != ".pt" && ext != ".bin"
 }
 
 // exportWithin reports whether path lies inside dir (both absolute).

@@ -200,3 +200,41 @@ func TestKohyaHelpWithTrainerEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestKohyaRelativeTokenizerCache: a relative tokenizer_cache_dir in the
+// base config is a folder next to the base file, made absolute: trials run
+// in their own folders, where sd-scripts would not find it (and, offline,
+// would fail to load the tokenizer — as the stand-in does).
+func TestKohyaRelativeTokenizerCache(t *testing.T) {
+	dir, script := standInDir(t)
+	if err := os.MkdirAll(filepath.Join(dir, "tok", "openai_clip-vit-large-patch14"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "base.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("tokenizer_cache_dir = \"tok\"\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.WriteFile(filepath.Join(dir, "tok.yaml"), []byte(fmt.Sprintf(logSpec, "tok", script, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCLI(t, dir, "run", "tok.yaml")
+	if code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, tr := range listTrialsOf(t, dir, "tok") {
+		if tr.State != "complete" {
+			t.Errorf("trial %d is %s: the tokenizer cache was not found\n%s", tr.Number, tr.State, stderr)
+		}
+	}
+	toml, err := os.ReadFile(filepath.Join(dir, "runs", "tok", "trial-0001", "trial.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("tokenizer_cache_dir = %q", filepath.Join(dir, "tok")); !strings.Contains(string(toml), want) {
+		t.Errorf("trial.toml lacks %s:\n%s", want, toml)
+	}
+}

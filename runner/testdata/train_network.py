@@ -48,6 +48,8 @@ def setup_parser():
     p.add_argument("--train_data_dir", type=str, default=None)
     p.add_argument("--reg_data_dir", type=str, default=None)
     p.add_argument("--pretrained_model_name_or_path", type=str, default=None)
+    p.add_argument("--vae", type=str, default=None)
+    p.add_argument("--tokenizer_cache_dir", type=str, default=None)
     p.add_argument("--network_module", type=str, default=None)
     p.add_argument("--network_dim", type=int, default=None)
     p.add_argument("--network_alpha", type=float, default=1)
@@ -201,6 +203,14 @@ def main():
     if mode == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
+    if args.tokenizer_cache_dir:
+        # strategy_base._load_tokenizer: <dir>/<model id with _ for />, read
+        # relative to the working directory; else the Hub, which this
+        # offline double cannot reach
+        local = os.path.join(args.tokenizer_cache_dir, "openai_clip-vit-large-patch14")
+        if not os.path.exists(local):
+            raise OSError(f"We couldn't connect to 'https://huggingface.co' to load the files of openai/clip-vit-large-patch14, and {local} does not exist")
+        logger.info(f"load tokenizer from cache: {local}")
     print(f"import network module: {args.network_module}")
     images = images_of(args.train_data_dir)
     if not images:
