@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,8 @@ import (
 //     config's), logging_dir, sample_prompts, train_data_dir and
 //     reg_data_dir from the stored spec (the runner points the last three at
 //     its normalised prompt file and its cache-safe dataset views inside the
-//     sweep's folders).
+//     sweep's folders), and dataset_config when it is the trial's own
+//     dataset.toml (written for num_repeats; the export names the setting).
 //   - max_train_epochs and the schedule stay as trained even when the best
 //     epoch is earlier: cutting the epochs would change the LR schedule and
 //     train a different model. The best epoch's checkpoint is named instead.
@@ -226,7 +228,13 @@ func (ex *TrialExport) buildConfig(spec *sweep.Spec, row sweep.TrialRow, run *sw
 	case err == nil:
 		ex.Source = "trial.toml"
 		cfg = trained.Clone()
-		for _, k := range runnerKeys {
+		keys := runnerKeys
+		if dc, _ := trained["dataset_config"].(string); dc != "" && run != nil && exportWithin(run.TrialDir, dc) {
+			// The runner's own dataset description for a dataset param
+			// (num_repeats), written in the trial's folder: not the user's.
+			keys = append(append([]string(nil), runnerKeys...), "dataset_config")
+		}
+		for _, k := range keys {
 			if v, ok := rebuilt[k]; ok {
 				cfg[k] = v
 			} else {
@@ -234,7 +242,7 @@ func (ex *TrialExport) buildConfig(spec *sweep.Spec, row sweep.TrialRow, run *sw
 			}
 		}
 		for _, k := range unionKeys(trained, rebuilt) {
-			if isRunnerKey(k) {
+			if slices.Contains(keys, k) {
 				continue
 			}
 			a, b := trained[k], rebuilt[k]
@@ -386,15 +394,6 @@ func (ex *TrialExport) findCheckpoint(ctx context.Context, store ExportStore, ro
 		ex.note("the best epoch is %d of %d: use its checkpoint, not the final model (retraining this config saves epoch %d again; do not cut max_train_epochs, that changes the schedule)", ex.BestEpoch, ex.Epochs, ex.BestEpoch)
 	}
 	return nil
-}
-
-func isRunnerKey(k string) bool {
-	for _, r := range runnerKeys {
-		if r == k {
-			return true
-		}
-	}
-	return false
 }
 
 func unionKeys(a, b kohya.Config) []string {

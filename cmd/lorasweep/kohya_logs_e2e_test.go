@@ -238,3 +238,37 @@ func TestKohyaRelativeTokenizerCache(t *testing.T) {
 		t.Errorf("trial.toml lacks %s:\n%s", want, toml)
 	}
 }
+
+// TestKohyaExportNumRepeats: a trial that searched num_repeats trained on
+// the runner's own dataset_config; exporting it names the dataset setting
+// and does not claim the spec changed after the trial ran.
+func TestKohyaExportNumRepeats(t *testing.T) {
+	dir, script := standInDir(t)
+	spec := strings.Replace(fmt.Sprintf(logSpec, "rep", script, ""), "search:\n", "search:\n  num_repeats: {int: [1, 3]}\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "rep.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code := runCLI(t, dir, "run", "rep.yaml"); code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	toml, err := os.ReadFile(filepath.Join(dir, "runs", "rep", "trial-0001", "trial.toml"))
+	if err != nil || !strings.Contains(string(toml), "dataset_config") {
+		t.Fatalf("trial.toml does not use the runner's dataset_config (%v):\n%s", err, toml)
+	}
+	out := filepath.Join(dir, "best.toml")
+	_, stderr, code := runCLI(t, dir, "export", "--sweep", "rep", "--storage", "sqlite://"+filepath.Join(dir, "sweep.db"),
+		"--format", "kohya-toml", "--trial", "1", "--out", out)
+	if code != 0 {
+		t.Fatalf("export exited %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "spec changed") || !strings.Contains(stderr, "num_repeats = ") {
+		t.Errorf("export notes, want num_repeats named and no spec change:\n%s", stderr)
+	}
+	exported, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(exported), "dataset_config") || !strings.Contains(string(exported), fmt.Sprintf("train_data_dir = %q", filepath.Join(dir, "dataset"))) {
+		t.Errorf("the export should train on the user's folders, not the run's dataset.toml:\n%s", exported)
+	}
+}

@@ -47,6 +47,7 @@ def setup_parser():
     p.add_argument("--logging_dir", type=str, default=None)
     p.add_argument("--train_data_dir", type=str, default=None)
     p.add_argument("--reg_data_dir", type=str, default=None)
+    p.add_argument("--dataset_config", type=str, default=None)
     p.add_argument("--pretrained_model_name_or_path", type=str, default=None)
     p.add_argument("--vae", type=str, default=None)
     p.add_argument("--tokenizer_cache_dir", type=str, default=None)
@@ -148,6 +149,20 @@ def images_of(root):
     return out
 
 
+def images_of_config(path):
+    # --dataset_config: [[datasets]] [[datasets.subsets]] image_dir, num_repeats
+    with open(path, encoding="utf-8") as f:
+        config = toml.load(f)
+    out = []
+    for ds in config.get("datasets", []):
+        for sub in ds.get("subsets", []):
+            d = sub["image_dir"]
+            for f in sorted(os.listdir(d)):
+                if f.lower().endswith(IMAGE_EXTS):
+                    out.append((os.path.join(d, f), int(sub.get("num_repeats", 1))))
+    return out
+
+
 def write_safetensors(path, metadata):
     header = {"__metadata__": {k: str(v) for k, v in metadata.items()}}
     header["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"] = {"dtype": "F32", "shape": [1, 1], "data_offsets": [0, 4]}
@@ -212,7 +227,7 @@ def main():
             raise OSError(f"We couldn't connect to 'https://huggingface.co' to load the files of openai/clip-vit-large-patch14, and {local} does not exist")
         logger.info(f"load tokenizer from cache: {local}")
     print(f"import network module: {args.network_module}")
-    images = images_of(args.train_data_dir)
+    images = images_of_config(args.dataset_config) if args.dataset_config else images_of(args.train_data_dir)
     if not images:
         logger.error("No data found. Please verify arguments (train_data_dir must be the parent of folders with images) / 画像がありません。引数指定を確認してください")
         return
