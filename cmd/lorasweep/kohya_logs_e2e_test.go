@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lorasweep/lorasweep/storage"
 )
 
 // logSpec is a two-trial kohya sweep through the sd-scripts stand-in with
@@ -270,5 +274,45 @@ func TestKohyaExportNumRepeats(t *testing.T) {
 	}
 	if strings.Contains(string(exported), "dataset_config") || !strings.Contains(string(exported), fmt.Sprintf("train_data_dir = %q", filepath.Join(dir, "dataset"))) {
 		t.Errorf("the export should train on the user's folders, not the run's dataset.toml:\n%s", exported)
+	}
+}
+
+// TestKohyaRunRecordsPID: each run records the pid and process group of
+// the process lorasweep started for the trainer (the group's leader), not 0.
+func TestKohyaRunRecordsPID(t *testing.T) {
+	dir, script := standInDir(t)
+	pgidFile := filepath.Join(dir, "pgid")
+	spec := strings.Replace(fmt.Sprintf(logSpec, "pid", script, ""), "  fixed:", "  env: {STANDIN_PGIDFILE: "+pgidFile+"}\n  fixed:", 1)
+	spec = strings.Replace(spec, "trials: 2", "trials: 1", 1)
+	if err := os.WriteFile(filepath.Join(dir, "pid.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code := runCLI(t, dir, "run", "pid.yaml"); code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	raw, err := os.ReadFile(pgidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := storage.Open(ctx, "sqlite://"+filepath.Join(dir, "sweep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sid, err := st.GetStudyIDFromName("pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.Runs(ctx, sid)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("%d runs (%v), want 1", len(runs), err)
+	}
+	if runs[0].PGID != pgid || runs[0].PID != pgid {
+		t.Errorf("stored pid %d pgid %d, want the trainer's process group %d (led by the process lorasweep started)", runs[0].PID, runs[0].PGID, pgid)
 	}
 }

@@ -16,6 +16,7 @@ Behaviour switches (environment):
                  crash_after_saved | hang | ignore_term
   STANDIN_STEP_SECONDS  sleep per step (default 0.01)
   STANDIN_PIDFILE       write "pid" there at start (for kill tests)
+  STANDIN_PGIDFILE      write its process group id there at start
 """
 import argparse
 import json
@@ -215,6 +216,9 @@ def main():
     if os.environ.get("STANDIN_PIDFILE"):
         with open(os.environ["STANDIN_PIDFILE"], "w") as f:
             f.write(str(os.getpid()))
+    if os.environ.get("STANDIN_PGIDFILE"):
+        with open(os.environ["STANDIN_PGIDFILE"], "w") as f:
+            f.write(str(os.getpgrp()))
     if mode == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
