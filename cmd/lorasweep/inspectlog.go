@@ -78,7 +78,23 @@ to the log (a trial directory).`,
 				// console_log_level hides INFO lines)
 				outputName = sum.OutputName
 			}
-			if entries, err := os.ReadDir(sampleDir); err == nil {
+			entries, _ := os.ReadDir(sampleDir)
+			if outputName == "" {
+				// no checkpoint was named yet: the samples' own prefix,
+				// when they all share one
+				names := map[string]bool{}
+				for _, e := range entries {
+					if n, ok := kohya.SampleOutputName(e.Name()); ok {
+						names[n] = true
+					}
+				}
+				if len(names) == 1 {
+					for n := range names {
+						outputName = n
+					}
+				}
+			}
+			if entries != nil {
 				for _, e := range entries {
 					if _, ok := kohya.ParseSampleName(e.Name(), outputName); ok {
 						rep.Samples = append(rep.Samples, filepath.Join(sampleDir, e.Name()))

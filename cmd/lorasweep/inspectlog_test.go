@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -48,5 +49,31 @@ func TestInspectLog(t *testing.T) {
 				t.Errorf("got %+v, want %s %s step %d", got, tc.outcome, tc.reason, tc.step)
 			}
 		})
+	}
+}
+
+// TestInspectLogSamplesWithoutNames: a log that names no checkpoint (a
+// crash in epoch 1), away from its trial.toml: the samples' shared prefix
+// is the output name.
+func TestInspectLogSamplesWithoutNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"my_lora_e000001_00_20240101120000_7.png", "my_lora_e000001_01_20240101120000_8.png", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := newInspectLogCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--sample-dir", dir, filepath.Join("..", "..", "kohya", "testdata", "logs", "oom_old_style.log")})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Samples []string }
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Samples) != 2 {
+		t.Errorf("samples %v, want the two my_lora_ images", got.Samples)
 	}
 }
