@@ -164,7 +164,7 @@ func (p *specParser) checkConsoleLog(spec *Spec, where func(string) (*yaml.Node,
 	if f, _ := spec.Base["console_log_file"].(string); f != "" {
 		n, field := where("console_log_file")
 		msg := "console_log_file sends every sd-scripts log message to " + f + " instead of the console lorasweep reads: it loses " + saved +
-			", and logged errors such as `No data found.` (such a trial fails as a crash without its cause)"
+			", and logged errors such as `No data found.` (such a trial fails as a crash without its cause); progress bars, `epoch N/M` and `saving checkpoint:` lines are printed, not logged, and stay"
 		if filepath.IsAbs(f) {
 			msg += "; every trial overwrites this one file (a relative name lands in each trial's own folder)"
 		}
