@@ -59,3 +59,35 @@ func lintConfig(path string, c Config) []string {
 	}
 	return out
 }
+
+// hubArgs are the arguments whose value is a local path or a Hugging Face
+// Hub repository id: sd-scripts loads a file or folder when one is there
+// and asks the Hub otherwise (model_util / from_pretrained).
+var hubArgs = map[string]bool{"pretrained_model_name_or_path": true, "vae": true}
+
+// IsHubID reports whether value, given for key in a file in folder dir,
+// names a Hugging Face Hub repository ("runwayml/stable-diffusion-v1-5")
+// rather than a local path. The rule: only the model and VAE arguments take
+// ids (tokenizer_cache_dir is a folder sd-scripts reads and writes, never an
+// id); a value naming something that exists relative to dir is a path, and
+// so is one that cannot be an id: absolute, starting with ~ or ., a model
+// file name (.safetensors, .ckpt, .pt, .bin), a backslash or more than one
+// '/' (a Hub id is name or owner/name). Everything else is an id. dir ""
+// means the current directory.
+func IsHubID(key, value, dir string) bool {
+	if !hubArgs[key] || value == "" {
+		return false
+	}
+	if filepath.IsAbs(value) || strings.HasPrefix(value, ".") || strings.HasPrefix(value, "~") ||
+		strings.Contains(value, `\`) || strings.Count(value, "/") > 1 {
+		return false
+	}
+	switch strings.ToLower(filepath.Ext(value)) {
+	case ".safetensors", ".ckpt", ".pt", ".bin":
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, value)); err == nil {
+		return false
+	}
+	return true
+}

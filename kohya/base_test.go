@@ -98,3 +98,31 @@ func TestWriteTOMLRoundTrip(t *testing.T) {
 		t.Error("100.0 is no longer a float")
 	}
 }
+
+func TestIsHubID(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "models", "sd15"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key, value string
+		id         bool
+	}{
+		{"pretrained_model_name_or_path", "runwayml/stable-diffusion-v1-5", true},
+		{"pretrained_model_name_or_path", "models/sd15", false}, // exists next to the file
+		{"pretrained_model_name_or_path", "models", false},
+		{"pretrained_model_name_or_path", "gpt2", true},
+		{"pretrained_model_name_or_path", "sd15.safetensors", false},
+		{"pretrained_model_name_or_path", "a/b/c", false},
+		{"pretrained_model_name_or_path", `C:\models\sd15`, false},
+		{"pretrained_model_name_or_path", "./sd15", false},
+		{"pretrained_model_name_or_path", "~/sd15", false},
+		{"vae", "stabilityai/sd-vae-ft-mse", true},
+		{"tokenizer_cache_dir", "tok", false}, // never an id
+		{"train_data_dir", "owner/name", false},
+	} {
+		if got := IsHubID(tc.key, tc.value, dir); got != tc.id {
+			t.Errorf("IsHubID(%s, %q) = %v, want %v", tc.key, tc.value, got, tc.id)
+		}
+	}
+}

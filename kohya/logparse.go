@@ -71,8 +71,20 @@ type LogSummary struct {
 	FailureLine string `json:"failure_line,omitempty"`
 	Exception   string `json:"exception,omitempty"`
 	// ChildExitCode is the trainer's exit status reported by accelerate's
-	// CalledProcessError wrapper; -1 when absent.
-	ChildExitCode int `json:"child_exit_code"`
+	// CalledProcessError wrapper; -1 when absent. ChildSignal names the
+	// signal that killed the trainer when the wrapper says "died with
+	// <Signals.SIGKILL: 9>" (the kernel's OOM killer, often).
+	ChildExitCode int    `json:"child_exit_code"`
+	ChildSignal   string `json:"child_signal,omitempty"`
+	// FinalModel is the path of a `saving checkpoint:` line naming the final
+	// model ({output_name}.ext, not an -NNNNNN epoch or -stepNNNNNNNN step
+	// file): sd-scripts prints it with print(), so it survives a
+	// console_log_level that hides `model saved.`. The save began; only the
+	// file itself shows that it ended.
+	FinalModel string `json:"final_model,omitempty"`
+	// OutputName is the output_name the checkpoint file names carry ("" when
+	// no checkpoint was named, or sd-scripts' defaults epoch/at/last).
+	OutputName string `json:"output_name,omitempty"`
 }
 
 // LogParser turns sd-scripts console lines into events. It is a pure
@@ -82,6 +94,13 @@ type LogParser struct {
 	s        LogSummary
 	started  bool
 	sawTrace bool
+	// wrapper is accelerate's CalledProcessError line: the detail of last
+	// resort when the trainer itself printed no exception.
+	wrapper string
+	// trailingExc is an exception line with no training output after it: a
+	// log that ends in an exception is a crash even when its traceback
+	// header was lost (a pasted excerpt, a wrapped Rich box).
+	trailingExc string
 }
 
 var (
@@ -91,20 +110,22 @@ var (
 	barRE = regexp.MustCompile(`((?:epoch )?validation )?steps:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)(?:\s*\[([^\]]*)\]?)?`)
 	// the training loss: `avr_loss=` (current) or `loss=` (older sd-scripts),
 	// never val_avg_loss / val_epoch_avg_loss.
-	lossRE     = regexp.MustCompile(`(?:^|[\s,])(?:avr_)?loss=([-+0-9.eE]+|nan|inf|-inf)`)
-	valLossRE  = regexp.MustCompile(`val_epoch_avg_loss=([-+0-9.eE]+|nan|inf)`)
-	epochRE    = regexp.MustCompile(`(?:^|[\]\s|])epoch (\d+)/(\d+)\s*$`)
-	ckptRE     = regexp.MustCompile(`saving checkpoint: (\S.*?)\s*$`)
-	removedRE  = regexp.MustCompile(`removing old checkpoint: (\S.*?)\s*$`)
-	savedRE    = regexp.MustCompile(`(?:^|\s)model saved\.(?:\s|$)`)
-	totalRE    = regexp.MustCompile(`total optimization steps / [^:]*:\s*(\d+)`)
-	epochsRE   = regexp.MustCompile(`num epochs / [^:]*:\s*(\d+)`)
-	calledRE   = regexp.MustCompile(`CalledProcessError: Command .* returned non-zero exit status (\d+)`)
-	oomRE      = regexp.MustCompile(`CUDA out of memory|OutOfMemoryError`)
-	diskRE     = regexp.MustCompile(`No space left on device|Disk quota exceeded`)
-	noDataRE   = regexp.MustCompile(`No data found\.`)
-	badArgsRE  = regexp.MustCompile(`^\S+: error: |error: unrecognized arguments|error: argument `)
-	traceRE    = regexp.MustCompile(`^Traceback \(most recent call last\)`)
+	lossRE    = regexp.MustCompile(`(?:^|[\s,])(?:avr_)?loss=([-+0-9.eE]+|nan|inf|-inf)`)
+	valLossRE = regexp.MustCompile(`val_epoch_avg_loss=([-+0-9.eE]+|nan|inf)`)
+	epochRE   = regexp.MustCompile(`(?:^|[\]\s|])epoch (\d+)/(\d+)\s*$`)
+	ckptRE    = regexp.MustCompile(`saving checkpoint: (\S.*?)\s*$`)
+	removedRE = regexp.MustCompile(`removing old checkpoint: (\S.*?)\s*$`)
+	savedRE   = regexp.MustCompile(`(?:^|\s)model saved\.(?:\s|$)`)
+	totalRE   = regexp.MustCompile(`total optimization steps / [^:]*:\s*(\d+)`)
+	epochsRE  = regexp.MustCompile(`num epochs / [^:]*:\s*(\d+)`)
+	calledRE  = regexp.MustCompile(`CalledProcessError: Command .* (?:returned non-zero exit status (\d+)|died with <Signals\.(SIG[A-Z0-9]+): (\d+)>)`)
+	oomRE     = regexp.MustCompile(`CUDA out of memory|OutOfMemoryError`)
+	diskRE    = regexp.MustCompile(`No space left on device|Disk quota exceeded`)
+	noDataRE  = regexp.MustCompile(`No data found\.`)
+	badArgsRE = regexp.MustCompile(`^\S+: error: |error: unrecognized arguments|error: argument `)
+	// not anchored: Rich draws it inside a box's top border, and a traceback
+	// written right after a tqdm bar's \r shares the bar's line.
+	traceRE    = regexp.MustCompile(`Traceback \(most recent call last\)`)
 	excRE      = regexp.MustCompile(`^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Interrupt)(?::|$)`)
 	nanLatents = regexp.MustCompile(`NaN detected in latents`)
 )
@@ -158,6 +179,13 @@ func (p *LogParser) Feed(line string) []LogEvent {
 	}
 	if m := matchIf(line, "saving checkpoint: ", ckptRE); m != nil {
 		p.s.Checkpoints = append(p.s.Checkpoints, m[1])
+		name, final := CheckpointOutputName(m[1])
+		if name != "" {
+			p.s.OutputName = name
+		}
+		if final {
+			p.s.FinalModel = m[1]
+		}
 		evs = append(evs, LogEvent{Kind: LogCheckpoint, Path: m[1], Epoch: p.s.Epoch})
 	}
 	if m := matchIf(line, "removing old checkpoint: ", removedRE); m != nil {
@@ -167,17 +195,30 @@ func (p *LogParser) Feed(line string) []LogEvent {
 		p.s.ModelSaved = true
 		evs = append(evs, LogEvent{Kind: LogModelSaved, Epoch: p.s.Epoch})
 	}
+	if len(evs) > 0 {
+		p.trailingExc = "" // training went on after that exception
+	}
 	if m := matchIf(line, "total optimization steps", totalRE); m != nil && p.s.Total == 0 {
 		p.s.Total, _ = strconv.Atoi(m[1])
 	}
 	if m := matchIf(line, "num epochs", epochsRE); m != nil && p.s.Epochs == 0 {
 		p.s.Epochs, _ = strconv.Atoi(m[1])
 	}
-	if m := matchIf(line, "CalledProcessError", calledRE); m != nil {
-		p.s.ChildExitCode, _ = strconv.Atoi(m[1])
-	}
 	trimmed := strings.TrimSpace(line)
+	if m := matchIf(line, "CalledProcessError", calledRE); m != nil {
+		if m[1] != "" {
+			p.s.ChildExitCode, _ = strconv.Atoi(m[1])
+		} else {
+			p.s.ChildSignal = m[2]
+		}
+		p.wrapper = trimmed
+	}
 	if !mayFail(line) {
+		return evs
+	}
+	if strings.HasPrefix(trimmed, "│") {
+		// Inside a Rich traceback box: frames and source lines, whose code
+		// may mention anything ("out of memory" in an except clause).
 		return evs
 	}
 	switch {
@@ -197,11 +238,43 @@ func (p *LogParser) Feed(line string) []LogEvent {
 	}
 	if excRE.MatchString(trimmed) && !strings.Contains(trimmed, "CalledProcessError") {
 		p.s.Exception = trimmed
+		p.trailingExc = trimmed
 		if p.s.Failure == FailCrash {
 			p.s.FailureLine = trimmed
 		}
 	}
 	return evs
+}
+
+var (
+	stepCkptRE  = regexp.MustCompile(`^(.*)-step\d{8}$`)
+	epochCkptRE = regexp.MustCompile(`^(.*)-\d{6}$`)
+)
+
+// CheckpointOutputName reads the output_name from a checkpoint path as
+// sd-scripts names them (train_util: {name}-{epoch:06d}, {name}-step{step:08d},
+// {name} for the final model); final is true for the last kind. The name is
+// "" for sd-scripts' defaults when output_name is unset (epoch, at, last),
+// whose sample images carry no prefix.
+func CheckpointOutputName(path string) (name string, final bool) {
+	base := path[strings.LastIndexAny(path, `/\`)+1:]
+	switch ext := strings.ToLower(base[strings.LastIndexByte(base, '.')+1:]); ext {
+	case "safetensors", "ckpt", "pt":
+		base = base[:len(base)-len(ext)-1]
+	default:
+		return "", false // a diffusers folder or something else
+	}
+	name, dflt := base, "last"
+	final = true
+	if m := stepCkptRE.FindStringSubmatch(base); m != nil {
+		name, dflt, final = m[1], "at", false
+	} else if m := epochCkptRE.FindStringSubmatch(base); m != nil {
+		name, dflt, final = m[1], "epoch", false
+	}
+	if name == dflt {
+		name = ""
+	}
+	return name, final
 }
 
 // matchIf runs re only when line contains lit: most lines match nothing,
@@ -240,6 +313,15 @@ func (p *LogParser) Summary() LogSummary {
 		s.ChildExitCode = -1
 	}
 	s.Checkpoints = append([]string(nil), p.s.Checkpoints...)
+	if s.Failure == "" && p.trailingExc != "" {
+		s.Failure, s.FailureLine = FailCrash, p.trailingExc
+	}
+	if s.Exception == "" && p.wrapper != "" {
+		s.Exception = p.wrapper
+		if s.Failure == FailCrash && !excRE.MatchString(s.FailureLine) {
+			s.FailureLine = p.wrapper
+		}
+	}
 	return s
 }
 

@@ -59,6 +59,17 @@ func TestLogParserFixtures(t *testing.T) {
 		{"disk_full.log", want{step: 4, total: 12, epoch: 1, epochs: 3, last: 0.11, min: 0.11, failure: FailDiskFull, failureHas: "No space left", childExit: -1, validation: none}},
 		{"crash_after_model_saved.log", want{step: 12, total: 12, epoch: 3, epochs: 3, last: 0.0876, min: 0.0876, checkpoints: 2, saved: true, failure: FailCrash, failureHas: "DataLoader worker", childExit: -1, validation: none}},
 		{"validation.log", want{step: 4, total: 4, epoch: 1, epochs: 1, last: 0.11, min: 0.11, saved: true, childExit: -1, validation: 0.0734}},
+		// layouts of users' consoles (gen_layouts.py): each ends in an
+		// exception, so each is a crash, never "no error seen"
+		{"plain_traceback_chained.log", want{step: 4, total: 12, epoch: 1, epochs: 3, last: 0.1107, min: 0.1107, checkpoints: 1, failure: FailCrash, failureHas: "RuntimeError: caption lookup failed", childExit: -1, validation: none}},
+		// the source lines in the Rich box mention CUDA out of memory: not an OOM
+		{"rich_traceback.log", want{step: 8, total: 12, epoch: 2, epochs: 3, last: 0.0981, min: 0.0981, checkpoints: 2, failure: FailCrash, failureHas: "ZeroDivisionError: float division by zero", childExit: -1, validation: none}},
+		{"glued_traceback.log", want{step: 5, total: 12, epoch: 2, epochs: 3, last: 0.148, min: 0.1107, checkpoints: 1, failure: FailCrash, failureHas: "ZeroDivisionError", childExit: -1, validation: none}},
+		{"accelerate_child_killed.log", want{step: 4, total: 12, epoch: 1, epochs: 3, last: 0.1107, min: 0.1107, checkpoints: 1, failure: FailCrash, failureHas: "died with <Signals.SIGKILL: 9>", childExit: -1, validation: none}},
+		{"saved_then_upload_crash.log", want{step: 12, total: 12, epoch: 3, epochs: 3, last: 0.0868, min: 0.0868, checkpoints: 3, saved: true, failure: FailCrash, failureHas: "HfHubHTTPError: 401", childExit: -1, validation: none}},
+		{"excerpt_ends_in_exception.log", want{step: 4, total: 12, epoch: 1, epochs: 3, last: 0.1107, min: 0.1107, checkpoints: 1, failure: FailCrash, failureHas: "OSError: [Errno 5]", childExit: -1, validation: none}},
+		// console_log_level = "WARNING": every INFO line is gone, `model saved.` too
+		{"log_level_warning.log", want{step: 12, total: 12, epoch: 3, epochs: 3, last: 0.0868, min: 0.0868, checkpoints: 3, childExit: -1, validation: none}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			s, _ := parseLogFile(t, filepath.Join("testdata", "logs", tc.file))
@@ -93,6 +104,35 @@ func TestLogParserFixtures(t *testing.T) {
 				t.Errorf("child exit %d, want %d", s.ChildExitCode, w.childExit)
 			}
 		})
+	}
+}
+
+func TestLogParserNames(t *testing.T) {
+	s, _ := parseLogFile(t, filepath.Join("testdata", "logs", "log_level_warning.log"))
+	if s.OutputName != "trial-0001" || s.FinalModel != "/runs/t1/out/trial-0001.safetensors" {
+		t.Errorf("output name %q, final model %q; want trial-0001 and its final file", s.OutputName, s.FinalModel)
+	}
+	s, _ = parseLogFile(t, filepath.Join("testdata", "logs", "accelerate_child_killed.log"))
+	if s.ChildSignal != "SIGKILL" || s.ChildExitCode != -1 {
+		t.Errorf("child signal %q exit %d, want SIGKILL -1", s.ChildSignal, s.ChildExitCode)
+	}
+	for _, tc := range []struct {
+		path, name string
+		final      bool
+	}{
+		{"/o/my_lora-000003.safetensors", "my_lora", false},
+		{`C:\out\my-lora-step00000400.safetensors`, "my-lora", false},
+		{"/o/my_lora.safetensors", "my_lora", true},
+		{"/o/my_lora-v2.ckpt", "my_lora-v2", true},
+		{"/o/epoch-000002.safetensors", "", false}, // output_name unset: sd-scripts' defaults
+		{"/o/at-step00000010.pt", "", false},
+		{"/o/last.safetensors", "", true},
+		{"/o/my_lora-000003", "", false}, // a diffusers folder
+	} {
+		name, final := CheckpointOutputName(tc.path)
+		if name != tc.name || final != tc.final {
+			t.Errorf("CheckpointOutputName(%q) = %q %v, want %q %v", tc.path, name, final, tc.name, tc.final)
+		}
 	}
 }
 

@@ -305,6 +305,19 @@ func ParseSampleName(file, outputName string) (SampleName, bool) {
 	return n, true
 }
 
+var prefixedSample = regexp.MustCompile(`^(.+?)_(e?\d{6,}_\d{2,}_\d{14}(?:_\d+)?\.png)$`)
+
+// SampleOutputName returns the output_name prefix of a sample file name
+// ("my_lora" of my_lora_e000002_00_20240101120000_7.png); ok is false for
+// a name with no prefix or no sample at all.
+func SampleOutputName(file string) (string, bool) {
+	m := prefixedSample.FindStringSubmatch(filepath.Base(file))
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
 // CheckpointName returns the per-epoch checkpoint file name
 // "{output_name}-{epoch:06d}.{ext}" ("epoch-{epoch:06d}.{ext}" when
 // outputName is empty); ext may be given with or without its dot.

@@ -114,3 +114,21 @@ func TestCheckpointName(t *testing.T) {
 		})
 	}
 }
+
+func TestSampleOutputName(t *testing.T) {
+	for _, tc := range []struct {
+		file, name string
+		ok         bool
+	}{
+		{"my_lora_e000002_00_20240101120000_7.png", "my_lora", true},
+		{"trial-0001_000400_01_20240101120000.png", "trial-0001", true},
+		{"e000002_00_20240101120000_77.png", "", false},
+		{"000400_00_20240101120000.png", "", false},
+		{"notes.txt", "", false},
+	} {
+		name, ok := SampleOutputName(tc.file)
+		if name != tc.name || ok != tc.ok {
+			t.Errorf("SampleOutputName(%q) = %q %v, want %q %v", tc.file, name, ok, tc.name, tc.ok)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,8 @@ import (
 //     config's), logging_dir, sample_prompts, train_data_dir and
 //     reg_data_dir from the stored spec (the runner points the last three at
 //     its normalised prompt file and its cache-safe dataset views inside the
-//     sweep's folders).
+//     sweep's folders), and dataset_config when it is the trial's own
+//     dataset.toml (written for num_repeats; the export names the setting).
 //   - max_train_epochs and the schedule stay as trained even when the best
 //     epoch is earlier: cutting the epochs would change the LR schedule and
 //     train a different model. The best epoch's checkpoint is named instead.
@@ -229,7 +231,13 @@ func (ex *TrialExport) buildConfig(spec *sweep.Spec, row sweep.TrialRow, run *sw
 	case err == nil:
 		ex.Source = "trial.toml"
 		cfg = trained.Clone()
-		for _, k := range runnerKeys {
+		keys := runnerKeys
+		if dc, _ := trained["dataset_config"].(string); dc != "" && run != nil && exportWithin(run.TrialDir, dc) {
+			// The runner's own dataset description for a dataset param
+			// (num_repeats), written in the trial's folder: not the user's.
+			keys = append(append([]string(nil), runnerKeys...), "dataset_config")
+		}
+		for _, k := range keys {
 			if v, ok := rebuilt[k]; ok {
 				cfg[k] = v
 			} else {
@@ -237,7 +245,7 @@ func (ex *TrialExport) buildConfig(spec *sweep.Spec, row sweep.TrialRow, run *sw
 			}
 		}
 		for _, k := range unionKeys(trained, rebuilt) {
-			if isRunnerKey(k) {
+			if slices.Contains(keys, k) {
 				continue
 			}
 			a, b := trained[k], rebuilt[k]
@@ -260,7 +268,7 @@ func (ex *TrialExport) buildConfig(spec *sweep.Spec, row sweep.TrialRow, run *sw
 	}
 	for _, k := range cfg.Keys() {
 		s, ok := cfg[k].(string)
-		if !ok || !exportPathKeys[k] || s == "" || filepath.IsAbs(s) || looksLikeModelID(k, s) {
+		if !ok || !exportPathKeys[k] || s == "" || filepath.IsAbs(s) || kohya.IsHubID(k, s, "") {
 			continue
 		}
 		abs, err := filepath.Abs(s)
@@ -324,22 +332,6 @@ func safeName(s string) string {
 		return "sweep"
 	}
 	return b.String()
-}
-
-// looksLikeModelID reports whether a model argument holds a Hugging Face id
-// ("runwayml/stable-diffusion-v1-5") rather than a local path.
-func looksLikeModelID(key, s string) bool {
-	if key != "pretrained_model_name_or_path" && key != "vae" && key != "tokenizer_cache_dir" {
-		return false
-	}
-	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") {
-		return false
-	}
-	if _, err := os.Stat(s); err == nil {
-		return false
-	}
-	ext := strings.ToLower(filepath.Ext(s))
-	return ext != ".safetensors" && ext != ".ckpt" && ext != ".pt" && ext != ".bin"
 }
 
 // exportWithin reports whether path lies inside dir (both absolute).
@@ -424,15 +416,6 @@ func (ex *TrialExport) findCheckpoint(ctx context.Context, store ExportStore, ro
 		ex.note("the best epoch is %d of %d: use its checkpoint, not the final model (retraining this config saves epoch %d again; do not cut max_train_epochs, that changes the schedule)", ex.BestEpoch, ex.Epochs, ex.BestEpoch)
 	}
 	return nil
-}
-
-func isRunnerKey(k string) bool {
-	for _, r := range runnerKeys {
-		if r == k {
-			return true
-		}
-	}
-	return false
 }
 
 func unionKeys(a, b kohya.Config) []string {

@@ -267,27 +267,50 @@ func (a *kohyaAdapter) finish(pr *prepared, st *runState, out *Outcome) {
 		ext = v
 	}
 	final := filepath.Join(pr.outputDir, pr.outputName+"."+ext)
+	accept := func() {
+		out.OK = true
+		out.ModelPath = final
+		if ext == "safetensors" {
+			out.Warnings = append(out.Warnings, metadataMismatches(final, pr.config)...)
+		}
+	}
 	if sum.ModelSaved {
-		err := checkModelFile(final, ext)
+		err := CheckModelFile(final)
 		if err == nil {
-			out.OK = true
-			out.ModelPath = final
+			accept()
 			if st.exitCode != 0 {
 				out.Warnings = append(out.Warnings, fmt.Sprintf("trainer exited with status %d after `model saved.` (a crash at teardown); the model is kept", st.exitCode))
-			}
-			if ext == "safetensors" {
-				out.Warnings = append(out.Warnings, metadataMismatches(final, pr.config)...)
 			}
 			return
 		}
 		out.Reason, out.Detail = ReasonCrash, "`model saved.` was printed but "+err.Error()
 		return
 	}
+	if st.exitCode == 0 {
+		// `model saved.` is an INFO line: console_log_level above INFO and
+		// console_log_file hide it. Exit status 0 and a final model that
+		// parses are success too, noted as such.
+		err := CheckModelFile(final)
+		if err == nil {
+			accept()
+			w := "no `model saved.` line (" + hiddenINFO(pr.config) + "): success taken from exit status 0 and the readable final model"
+			if sum.Failure != "" {
+				w += "; the log also shows " + sum.FailureLine
+			}
+			out.Warnings = append(out.Warnings, w)
+			return
+		}
+		if sum.Failure == "" {
+			out.Reason, out.Detail = ReasonCrash, "trainer exited 0 without `model saved.`, and "+err.Error()
+			if h := hiddenINFO(pr.config); !strings.HasPrefix(h, "the log") {
+				out.Detail += " (" + h + ": sd-scripts' messages, an error such as `No data found.` included, are not in trial.log)"
+			}
+			return
+		}
+	}
 	reason := Reason(sum.Failure)
 	detail := sum.FailureLine
 	switch {
-	case reason == "" && st.exitCode == 0:
-		reason, detail = ReasonCrash, "trainer exited 0 without `model saved.`"
 	case reason == "":
 		reason, detail = ReasonCrash, fmt.Sprintf("trainer exited with status %d", st.exitCode)
 		if sum.Exception != "" {
@@ -302,9 +325,22 @@ func (a *kohyaAdapter) finish(pr *prepared, st *runState, out *Outcome) {
 	out.Reason, out.Detail = reason, detail
 }
 
-// checkModelFile checks that the final model exists and, for safetensors,
-// that its header parses (a truncated file from a full disk does not).
-func checkModelFile(path, ext string) error {
+// hiddenINFO says why a config's console shows no INFO lines, or that it
+// should have shown them.
+func hiddenINFO(cfg kohya.Config) string {
+	if f, _ := cfg["console_log_file"].(string); f != "" {
+		return "console_log_file = " + f + " takes sd-scripts' log lines"
+	}
+	if l, _ := cfg["console_log_level"].(string); l != "" && l != "INFO" && l != "DEBUG" {
+		return "console_log_level = " + l + " hides INFO lines"
+	}
+	return "the log has none"
+}
+
+// CheckModelFile checks that a final model exists, is not empty and, for
+// .safetensors, that its header and metadata parse with every tensor inside
+// the file (a file truncated by a full disk does not).
+func CheckModelFile(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("the model file is missing: %w", err)
@@ -312,7 +348,7 @@ func checkModelFile(path, ext string) error {
 	if st.Size() == 0 {
 		return fmt.Errorf("the model file %s is empty", path)
 	}
-	if ext == "safetensors" {
+	if strings.EqualFold(filepath.Ext(path), ".safetensors") {
 		if _, err := kohya.ReadSafetensorsHeader(path); err != nil {
 			return fmt.Errorf("the model file does not parse: %w", err)
 		}

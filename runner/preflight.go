@@ -59,7 +59,8 @@ func (p *Pool) Preflight(ctx context.Context, base kohya.Config) error {
 		} else {
 			known, err := p.scriptArgs(ctx, py, ts.Script)
 			if err != nil {
-				p.log.Warn("could not read the script's --help; checking names against the built-in table", "err", err)
+				p.log.Warn(fmt.Sprintf("could not read %s --help (run with trainer.env), so config keys are checked against lorasweep's built-in argument table instead: %v",
+					filepath.Base(ts.Script), err))
 			}
 			sdxl := IsSDXL(ts.Script, base)
 			for _, k := range base.Keys() {
@@ -126,10 +127,13 @@ func (p *Pool) scriptArgs(ctx context.Context, python, script string) (map[strin
 	if m, ok := p.helpCache[key]; ok {
 		return m, nil
 	}
-	env := append(append([]string(nil), p.cfg.Env...), "COLUMNS=250", "CUDA_VISIBLE_DEVICES=")
+	// The trial's environment (trainer.env: PYTHONPATH, HF_HOME, …), as
+	// the trainer gets it; no GPU for a help text.
+	env := append(append(append([]string(nil), p.cfg.Env...), "COLUMNS=250"), specEnv(p.cfg.Trainer.Env)...)
+	env = append(env, "CUDA_VISIBLE_DEVICES=")
 	out, err := proc.Output(ctx, env, python, script, "--help")
 	if err != nil {
-		return nil, fmt.Errorf("run %s --help: %w", filepath.Base(script), err)
+		return nil, errors.New(tailLines(err.Error(), helpTailLines))
 	}
 	m := ParseHelpArgs(string(out))
 	if len(m) < 5 {
@@ -137,6 +141,25 @@ func (p *Pool) scriptArgs(ctx context.Context, python, script string) (map[strin
 	}
 	p.helpCache[key] = m
 	return m, nil
+}
+
+// helpTailLines is how much of a failed --help's stderr a warning quotes:
+// a Python traceback's last lines name the missing module or the error.
+const helpTailLines = 6
+
+// tailLines keeps the first line of s (what failed) and its last n
+// non-blank lines, joined with " | " so the message stays one log line.
+func tailLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimRight(l, " \r"))
+		}
+	}
+	if len(lines) > n+1 {
+		lines = append(append(lines[:1:1], "…"), lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, " | ")
 }
 
 // checkDataset checks train_data_dir / reg_data_dir and sample_prompts.

@@ -593,14 +593,17 @@ func TestRecords(t *testing.T) {
 		sid := mustStudy(t, s, "rec", goptuna.StudyDirectionMinimize)
 		id := mustTrial(t, s, sid)
 		start := time.UnixMicro(time.Now().UnixMicro())
-		run := sweep.RunRecord{TrialID: id, WorkerID: "w", Host: "box", GPUs: []string{"0", "2"}, PID: 10, PGID: 10,
+		// the run starts before its trainer: no pid yet
+		run := sweep.RunRecord{TrialID: id, WorkerID: "w", Host: "box", GPUs: []string{"0", "2"},
 			TrialDir: "/d", LogPath: "/d/trial.log", Started: start, Heartbeat: start}
 		if err := s.StartRun(ctx, run); err != nil {
 			t.Fatal(err)
 		}
+		run.PID, run.PGID = 10, 10
 		code, epoch := 1, 2
 		end := start.Add(time.Second)
 		run.ExitCode, run.Reason, run.Detail, run.LogTail, run.Ended, run.BestEpoch = &code, "oom", "CUDA", "tail", &end, &epoch
+		run.Warnings = []string{"ss_lr_scheduler is adafactor:0.0001, the trial asked for cosine"}
 		run.ModelPath, run.Checkpoint = "/d/m.safetensors", "/d/m-000002.safetensors"
 		if err := s.FinishRun(ctx, run); err != nil {
 			t.Fatal(err)

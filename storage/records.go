@@ -88,8 +88,10 @@ func (r runRow) record() sweep.RunRecord {
 		Started: time.UnixMicro(r.Started), Heartbeat: time.UnixMicro(r.Heartbeat),
 		ModelPath: r.ModelPath, Checkpoint: r.Checkpoint,
 	}
-	_ = json.Unmarshal([]byte(r.GPUs), &out.GPUs)         // written by toRunRow: always valid
-	_ = json.Unmarshal([]byte(r.Warnings), &out.Warnings) // likewise
+	_ = json.Unmarshal([]byte(r.GPUs), &out.GPUs) // written by toRunRow: always valid
+	if r.Warnings != "[]" {
+		_ = json.Unmarshal([]byte(r.Warnings), &out.Warnings) // likewise
+	}
 	if r.ExitCode.Valid {
 		c := int(r.ExitCode.Int64)
 		out.ExitCode = &c
@@ -127,7 +129,9 @@ func (s *Store) StartRun(ctx context.Context, r sweep.RunRecord) error {
 }
 
 // FinishRun records how a run ended (exit code, reason, detail, log tail,
-// end time, model, best epoch and checkpoint). It may be written after the
+// end time, model, best epoch and checkpoint) and the trainer's pid and
+// process group, known only once it started (0 keeps what is stored). It
+// may be written after the
 // trial's state, so it does not require the trial to be unfinished; the run
 // must have been started.
 func (s *Store) FinishRun(ctx context.Context, r sweep.RunRecord) error {
@@ -142,7 +146,8 @@ func (s *Store) FinishRun(ctx context.Context, r sweep.RunRecord) error {
 	res, err := s.db.NamedExecContext(ctx, s.db.Rebind(`UPDATE runs SET exit_code = :exit_code,
 		reason = CASE WHEN :reason = '' THEN reason ELSE :reason END, detail = :detail, log_tail = :log_tail,
 		ended = :ended, model_path = :model_path, best_epoch = :best_epoch, checkpoint = :checkpoint,
-		warnings = :warnings WHERE trial_id = :trial_id`), row)
+		warnings = :warnings, pid = CASE WHEN :pid = 0 THEN pid ELSE :pid END, pgid = CASE WHEN :pgid = 0 THEN pgid ELSE :pgid END
+		WHERE trial_id = :trial_id`), row)
 	if err != nil {
 		return fmt.Errorf("finish run of trial %d: %w", r.TrialID, err)
 	}

@@ -66,6 +66,10 @@ func (p *specParser) crossChecks(spec *Spec, tr *trainerInfo) {
 		p.warnf(paramNode(prm), "search.seed", "searching seed optimises noise, not the LoRA: fix seed in trainer.fixed and compare settings instead")
 	}
 
+	if tr.kind == "kohya" {
+		p.checkConsoleLog(spec, where)
+	}
+
 	// Schedulers: which ones trials can use.
 	scheds, schedSearched := p.schedulers(spec, tr, byName)
 	if !schedSearched {
@@ -148,6 +152,39 @@ func (p *specParser) crossChecks(spec *Spec, tr *trainerInfo) {
 
 	p.checkAlphaDim(spec, tr, byName, where, paramNode)
 	p.checkDataset(spec, tr, byName)
+}
+
+// checkConsoleLog warns about sd-scripts' logging settings that take lines
+// lorasweep reads off the console (library/utils.py setup_logging: a level
+// above INFO drops logger lines below it; console_log_file sends all of them
+// to the file). print() and tqdm output (progress bars, `epoch N/M`,
+// `saving checkpoint:`, tracebacks) is not logging and always stays.
+func (p *specParser) checkConsoleLog(spec *Spec, where func(string) (*yaml.Node, string)) {
+	const saved = "`model saved.` (INFO): success is then taken from exit status 0 and a readable final model, noted on each trial"
+	if f, _ := spec.Base["console_log_file"].(string); f != "" {
+		n, field := where("console_log_file")
+		msg := "console_log_file sends every sd-scripts log message to " + f + " instead of the console lorasweep reads: it loses " + saved +
+			", and logged errors such as `No data found.` (such a trial fails as a crash without its cause); progress bars, `epoch N/M` and `saving checkpoint:` lines are printed, not logged, and stay"
+		if filepath.IsAbs(f) {
+			msg += "; every trial overwrites this one file (a relative name lands in each trial's own folder)"
+		}
+		p.warnf(n, field, "%s", msg)
+		return
+	}
+	lvl, _ := spec.Base["console_log_level"].(string)
+	var lost string
+	switch lvl {
+	case "WARNING":
+		lost = saved + ", and sd-scripts' other INFO notes in trial.log (sample generation, optimizer, dataset)"
+	case "ERROR":
+		lost = saved + ", and sd-scripts' warnings and INFO notes in trial.log"
+	case "CRITICAL":
+		lost = saved + ", and logged errors such as `No data found.` (such a trial fails as a crash without its cause)"
+	default:
+		return
+	}
+	n, field := where("console_log_level")
+	p.warnf(n, field, "console_log_level = %s hides sd-scripts' logger lines below %s from the console lorasweep reads: it loses %s; progress bars, `epoch N/M` and `saving checkpoint:` lines are printed, not logged, and stay", lvl, lvl, lost)
 }
 
 func whenList(s []string) string {

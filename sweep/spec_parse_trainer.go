@@ -228,7 +228,7 @@ func (p *specParser) loadBase(f entry, path string, spec *Spec, info *trainerInf
 	}
 	dir := filepath.Dir(path)
 	for k, v := range cfg {
-		if s, ok := v.(string); ok && pathArgs[k] != pathNone && pathArgs[k] != pathOut && s != "" && !isModelID(k, s) {
+		if s, ok := v.(string); ok && pathArgs[k] != pathNone && pathArgs[k] != pathOut && s != "" && !kohya.IsHubID(k, s, dir) {
 			info.baseRaw[k] = s
 			if !windowsPath(s) {
 				cfg[k] = resolvePath(dir, s)
@@ -305,7 +305,8 @@ const (
 	pathNone  pathKind = iota
 	pathDir            // a folder that must exist
 	pathFile           // a file that must exist
-	pathModel          // a model file or a Hugging Face id: warned about when missing
+	pathModel          // a model file or folder, or a Hugging Face id (kohya.IsHubID): warned about when missing
+	pathCache          // a folder sd-scripts fills when it is missing (tokenizer_cache_dir)
 	pathOut            // written by the trainer: set per trial by lorasweep
 )
 
@@ -314,21 +315,8 @@ var pathArgs = map[string]pathKind{
 	"train_data_dir": pathDir, "reg_data_dir": pathDir, "conditioning_data_dir": pathDir,
 	"sample_prompts": pathFile, "dataset_config": pathFile, "network_weights": pathFile,
 	"in_json": pathFile, "log_tracker_config": pathFile,
-	"pretrained_model_name_or_path": pathModel, "vae": pathModel, "tokenizer_cache_dir": pathModel,
+	"pretrained_model_name_or_path": pathModel, "vae": pathModel, "tokenizer_cache_dir": pathCache,
 	"output_dir": pathOut, "logging_dir": pathOut,
-}
-
-// isModelID reports whether a model argument's value looks like a Hugging
-// Face id ("runwayml/stable-diffusion-v1-5") rather than a path.
-func isModelID(key, s string) bool {
-	if pathArgs[key] != pathModel {
-		return false
-	}
-	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") {
-		return false
-	}
-	ext := strings.ToLower(filepath.Ext(s))
-	return ext != ".safetensors" && ext != ".ckpt" && ext != ".pt" && ext != ".bin"
 }
 
 // datasetParams can be searched but are not sd-scripts arguments: they
@@ -402,11 +390,16 @@ func (p *specParser) applyFixed(f entry, base kohya.Config, info *trainerInfo, s
 				cv = p.path(s)
 				p.checkPath(x.v, x.field, cv.(string), spec, pathArgs[x.key] == pathDir)
 			case pathModel:
-				if !isModelID(x.key, s) {
+				if !kohya.IsHubID(x.key, s, p.dir) {
 					cv = p.path(s)
 					if _, err := os.Stat(cv.(string)); err != nil {
 						p.warnf(x.v, x.field, "%s does not exist on this machine (a Hugging Face model id is fine too)", cv)
 					}
+				}
+			case pathCache:
+				cv = p.path(s)
+				if _, err := os.Stat(cv.(string)); err != nil {
+					p.warnf(x.v, x.field, "%s does not exist: sd-scripts will fetch the tokenizer from the Hugging Face Hub and save it there (offline, that fails)", cv)
 				}
 			}
 			if x.key == "output_name" && !plainName(s) {

@@ -744,6 +744,7 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	exit := out.ExitCode
 	run.ExitCode = &exit
 	run.PID = out.PID
+	run.PGID = out.PID // the runner starts each trainer as the leader of its own process group
 	run.ModelPath = out.ModelPath
 	run.LogTail = strings.Join(out.LogTail, "\n")
 	run.Detail = out.Detail

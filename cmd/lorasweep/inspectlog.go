@@ -69,12 +69,32 @@ to the log (a trial directory).`,
 			if sampleDir == "" {
 				sampleDir = filepath.Join(dir, "output", "sample")
 			}
+			trialCfg, _ := kohya.ReadConfigFile(filepath.Join(dir, runner.ConfigFile))
 			if outputName == "" {
-				if cfg, err := kohya.ReadConfigFile(filepath.Join(dir, runner.ConfigFile)); err == nil {
-					outputName, _ = cfg["output_name"].(string)
+				outputName, _ = trialCfg["output_name"].(string)
+			}
+			if outputName == "" {
+				// sd-scripts' checkpoint names carry it (printed even when
+				// console_log_level hides INFO lines)
+				outputName = sum.OutputName
+			}
+			entries, _ := os.ReadDir(sampleDir)
+			if outputName == "" {
+				// no checkpoint was named yet: the samples' own prefix,
+				// when they all share one
+				names := map[string]bool{}
+				for _, e := range entries {
+					if n, ok := kohya.SampleOutputName(e.Name()); ok {
+						names[n] = true
+					}
+				}
+				if len(names) == 1 {
+					for n := range names {
+						outputName = n
+					}
 				}
 			}
-			if entries, err := os.ReadDir(sampleDir); err == nil {
+			if entries != nil {
 				for _, e := range entries {
 					if _, ok := kohya.ParseSampleName(e.Name(), outputName); ok {
 						rep.Samples = append(rep.Samples, filepath.Join(sampleDir, e.Name()))
@@ -86,18 +106,18 @@ to the log (a trial directory).`,
 				rep.Checkpoints = []string{}
 			}
 			switch {
+			case rep.ModelSaved && rep.Failure != "":
+				rep.Outcome = "ok"
+				rep.Detail = "crashed after `model saved.` (the model was written; a crash at teardown): " + rep.FailureLine
 			case rep.ModelSaved:
 				rep.Outcome = "ok"
-				if rep.Failure != "" {
-					rep.Detail = "after `model saved.`: " + rep.FailureLine
-				}
 			case rep.Failure != "":
 				rep.Outcome, rep.Reason, rep.Detail = "failed", rep.Failure, rep.FailureLine
 				if rep.Failure == kohya.FailCrash && rep.Exception != "" {
 					rep.Detail = rep.Exception
 				}
 			default:
-				rep.Outcome, rep.Reason, rep.Detail = "incomplete", "", "no `model saved.` and no error in the log: still running, killed, or hung"
+				rep.Outcome, rep.Reason, rep.Detail = noModelSavedLine(sum, finalModelCandidates(sum, dir, trialCfg, outputName))
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
@@ -109,6 +129,51 @@ to the log (a trial directory).`,
 	cmd.Flags().StringVar(&sampleDir, "sample-dir", "", "where the sample images are (default: output/sample next to the log)")
 	cmd.Flags().StringVar(&outputName, "output-name", "", "output_name of the samples (default: from trial.toml next to the log)")
 	return cmd
+}
+
+// finalModelCandidates lists where the run's final model may be on this
+// machine: the path of the log's final `saving checkpoint:` line, and the
+// trial's output/<output_name>.<save_model_as> next to the log.
+func finalModelCandidates(sum kohya.LogSummary, dir string, cfg kohya.Config, outputName string) []string {
+	var out []string
+	if sum.FinalModel != "" {
+		out = append(out, sum.FinalModel)
+	}
+	if outputName != "" {
+		ext, _ := cfg["save_model_as"].(string)
+		if ext == "" {
+			ext = "safetensors"
+		}
+		outDir, _ := cfg["output_dir"].(string)
+		if outDir == "" {
+			outDir = filepath.Join(dir, "output")
+		}
+		out = append(out, filepath.Join(outDir, outputName+"."+ext))
+	}
+	return out
+}
+
+// noModelSavedLine judges a log with neither `model saved.` nor an error.
+// console_log_level above INFO (or console_log_file) hides sd-scripts' INFO
+// lines, `model saved.` among them, so the final model file decides, as it
+// does for a running trial (whose exit status is known too).
+func noModelSavedLine(sum kohya.LogSummary, candidates []string) (outcome, reason, detail string) {
+	for _, path := range candidates {
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if err := runner.CheckModelFile(path); err != nil {
+			return "failed", kohya.FailCrash, "no `model saved.` line, and the final model " + err.Error()
+		}
+		return "ok", "", "no `model saved.` line (console_log_level above INFO or console_log_file hides it); the final model " + path + " is present and readable"
+	}
+	switch {
+	case sum.FinalModel != "":
+		return "incomplete", "", "the final model's save began (saving checkpoint: " + sum.FinalModel + ") but there is no `model saved.` line: console_log_level above INFO or console_log_file hides it, or the trainer died while saving; the file is not here to check"
+	case sum.Total > 0 && sum.Step >= sum.Total:
+		return "incomplete", "", fmt.Sprintf("all %d steps ran but there is no `model saved.` line and no final model here: console_log_level above INFO or console_log_file hides it, or the trainer died while saving", sum.Total)
+	}
+	return "incomplete", "", "no `model saved.` and no error in the log: still running, killed, or hung"
 }
 
 // jsonFloat is nil for nil, the number when finite, else "nan"/"inf"/"-inf".

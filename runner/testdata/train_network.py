@@ -6,7 +6,9 @@ for real: argparse (genuine --help and exit status 2), reading --config_file
 TOML with the `toml` package as sd-scripts does (sections flattened), the
 tqdm progress bar with `\\r` updates on stderr, Rich log lines on stderr,
 print() lines on stdout, sample images and .safetensors files named as
-sd-scripts names them, and the ss_* metadata it writes. It is not shipped
+sd-scripts names them, the ss_* metadata it writes, and the logging
+switches (--console_log_level, --console_log_file, --console_log_simple
+hide or move logger lines, never print() or tqdm). It is not shipped
 and must never be used as a trainer.
 
 Behaviour switches (environment):
@@ -20,6 +22,7 @@ Behaviour switches (environment):
   STANDIN_IMAGE_SECONDS seconds: each image is written in two halves this far
                         apart, so a half-written PNG sits in the folder
   STANDIN_VAL_RISING    validation loss rises with every epoch (epoch 1 is best)
+  STANDIN_PGIDFILE      write its process group id there at start
 AdaFactor without relative_step=False switches to sd-scripts' adafactor
 scheduler (ss_lr_scheduler "adafactor:<lr>"); save_last_n_epochs deletes old
 checkpoints with sd-scripts' "removing old checkpoint:" line.
@@ -50,13 +53,19 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 def setup_parser():
     p = argparse.ArgumentParser()
+    p.add_argument("--console_log_level", type=str, default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    p.add_argument("--console_log_file", type=str, default=None)
+    p.add_argument("--console_log_simple", action="store_true")
     p.add_argument("--config_file", type=str, default=None)
     p.add_argument("--output_dir", type=str, default=None)
     p.add_argument("--output_name", type=str, default=None)
     p.add_argument("--logging_dir", type=str, default=None)
     p.add_argument("--train_data_dir", type=str, default=None)
     p.add_argument("--reg_data_dir", type=str, default=None)
+    p.add_argument("--dataset_config", type=str, default=None)
     p.add_argument("--pretrained_model_name_or_path", type=str, default=None)
+    p.add_argument("--vae", type=str, default=None)
+    p.add_argument("--tokenizer_cache_dir", type=str, default=None)
     p.add_argument("--network_module", type=str, default=None)
     p.add_argument("--network_dim", type=int, default=None)
     p.add_argument("--network_alpha", type=float, default=1)
@@ -94,6 +103,27 @@ def setup_parser():
     p.add_argument("--caption_extension", type=str, default=".caption")
     p.add_argument("--enable_bucket", action="store_true")
     return p
+
+
+def setup_logging(args):
+    # As sd-scripts' setup_logging(args, reset=True) at the start of
+    # training: messages logged before it (Loading settings…) used the
+    # import-time Rich handler at INFO; from here a file handler for
+    # --console_log_file, a plain stdout one for --console_log_simple, else
+    # Rich, and the root level --console_log_level (INFO when unset). print()
+    # and tqdm are not logging and are never hidden.
+    root = logging.getLogger()
+    for h in root.handlers[:]:
+        root.removeHandler(h)
+    if args.console_log_file:
+        handler = logging.FileHandler(args.console_log_file, mode="w")
+    elif args.console_log_simple:
+        handler = logging.StreamHandler(sys.stdout)
+    else:
+        handler = RichHandler(show_path=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.setLevel(getattr(logging, args.console_log_level or "INFO"))
+    root.addHandler(handler)
 
 
 def read_config(args, parser):
@@ -136,6 +166,20 @@ def images_of(root):
         for f in sorted(os.listdir(d)):
             if f.lower().endswith(IMAGE_EXTS):
                 out.append((os.path.join(d, f), repeats))
+    return out
+
+
+def images_of_config(path):
+    # --dataset_config: [[datasets]] [[datasets.subsets]] image_dir, num_repeats
+    with open(path, encoding="utf-8") as f:
+        config = toml.load(f)
+    out = []
+    for ds in config.get("datasets", []):
+        for sub in ds.get("subsets", []):
+            d = sub["image_dir"]
+            for f in sorted(os.listdir(d)):
+                if f.lower().endswith(IMAGE_EXTS):
+                    out.append((os.path.join(d, f), int(sub.get("num_repeats", 1))))
     return out
 
 
@@ -230,16 +274,28 @@ def main():
     parser = setup_parser()
     args = parser.parse_args()
     args = read_config(args, parser)
+    setup_logging(args)
     mode = os.environ.get("STANDIN_MODE", "ok")
     step_s = float(os.environ.get("STANDIN_STEP_SECONDS", "0.01"))
     if os.environ.get("STANDIN_PIDFILE"):
         with open(os.environ["STANDIN_PIDFILE"], "w") as f:
             f.write(str(os.getpid()))
+    if os.environ.get("STANDIN_PGIDFILE"):
+        with open(os.environ["STANDIN_PGIDFILE"], "w") as f:
+            f.write(str(os.getpgrp()))
     if mode == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
+    if args.tokenizer_cache_dir:
+        # strategy_base._load_tokenizer: <dir>/<model id with _ for />, read
+        # relative to the working directory; else the Hub, which this
+        # offline double cannot reach
+        local = os.path.join(args.tokenizer_cache_dir, "openai_clip-vit-large-patch14")
+        if not os.path.exists(local):
+            raise OSError(f"We couldn't connect to 'https://huggingface.co' to load the files of openai/clip-vit-large-patch14, and {local} does not exist")
+        logger.info(f"load tokenizer from cache: {local}")
     print(f"import network module: {args.network_module}")
-    images = images_of(args.train_data_dir)
+    images = images_of_config(args.dataset_config) if args.dataset_config else images_of(args.train_data_dir)
     if not images:
         logger.error("No data found. Please verify arguments (train_data_dir must be the parent of folders with images) / 画像がありません。引数指定を確認してください")
         return
