@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/sweep"
 )
 
 // trialCache holds finished trials, which are immutable, per study. Trials
@@ -343,7 +345,8 @@ func (s *Store) TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenT
 	return out, nil
 }
 
-// GetBestTrial returns the best COMPLETE trial by the study's direction
+// GetBestTrial returns the best COMPLETE trial by the study's direction,
+// leaving out trials scored under an older objective of the sweep
 // (ties: lowest number), or goptuna.ErrNoCompletedTrials. Trials whose value
 // was NaN/Inf were stored as FAIL and are never the best.
 func (s *Store) GetBestTrial(studyID int) (goptuna.FrozenTrial, error) {
@@ -361,8 +364,11 @@ func (s *Store) GetBestTrialCtx(ctx context.Context, studyID int) (goptuna.Froze
 		order = "DESC"
 	}
 	var id int
+	// A trial scored under an older objective of the sweep does not compare.
 	err = s.db.GetContext(ctx, &id, s.rebind(`SELECT trial_id FROM trials WHERE study_id = ? AND state = 1
-		AND value IS NOT NULL AND value_nonfinite = 0 ORDER BY value `+order+`, number ASC LIMIT 1`), studyID)
+		AND value IS NOT NULL AND value_nonfinite = 0
+		AND NOT EXISTS (SELECT 1 FROM trial_attrs a WHERE a.trial_id = trials.trial_id AND a.kind = 1 AND a.attr_key = ?)
+		ORDER BY value `+order+`, number ASC LIMIT 1`), studyID, sweep.AttrSuperseded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return goptuna.FrozenTrial{}, goptuna.ErrNoCompletedTrials
 	}

@@ -190,11 +190,13 @@ func (s *Store) RecordEpoch(ctx context.Context, e sweep.EpochRecord) error {
 		v = finiteOrNull(*e.Value)
 	}
 	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO epochs
-		(trial_id, epoch, fraction, value, components, checkpoint, unscorable, reason, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(trial_id, epoch, fraction, value, components, checkpoint, unscorable, reason, deleted, objective_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (trial_id, epoch) DO UPDATE SET fraction = excluded.fraction, value = excluded.value,
 		components = excluded.components, checkpoint = excluded.checkpoint, unscorable = excluded.unscorable,
-		reason = excluded.reason, deleted = excluded.deleted`),
-		e.TrialID, e.Epoch, e.Fraction, v, e.Components, e.Checkpoint, b2i(e.Unscorable), e.Reason, b2i(e.Deleted))
+		reason = excluded.reason, deleted = excluded.deleted, objective_version = excluded.objective_version`),
+		e.TrialID, e.Epoch, e.Fraction, v, e.Components, e.Checkpoint, b2i(e.Unscorable), e.Reason, b2i(e.Deleted),
+		max(1, e.ObjectiveVersion))
 	if err != nil {
 		return fmt.Errorf("record epoch %d of trial %d: %w", e.Epoch, e.TrialID, err)
 	}
@@ -213,15 +215,17 @@ func (s *Store) Epochs(ctx context.Context, trialID int) ([]sweep.EpochRecord, e
 		Unscorable int             `db:"unscorable"`
 		Reason     string          `db:"reason"`
 		Deleted    int             `db:"deleted"`
+		Version    int             `db:"objective_version"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT trial_id, epoch, fraction, value, components, checkpoint,
-		unscorable, reason, deleted FROM epochs WHERE trial_id = ? ORDER BY epoch`), trialID); err != nil {
+		unscorable, reason, deleted, objective_version FROM epochs WHERE trial_id = ? ORDER BY epoch`), trialID); err != nil {
 		return nil, fmt.Errorf("list epochs of trial %d: %w", trialID, err)
 	}
 	out := make([]sweep.EpochRecord, len(rows))
 	for i, r := range rows {
 		out[i] = sweep.EpochRecord{TrialID: r.TrialID, Epoch: r.Epoch, Fraction: r.Fraction, Components: r.Components,
-			Checkpoint: r.Checkpoint, Unscorable: r.Unscorable == 1, Reason: r.Reason, Deleted: r.Deleted == 1}
+			Checkpoint: r.Checkpoint, Unscorable: r.Unscorable == 1, Reason: r.Reason, Deleted: r.Deleted == 1,
+			ObjectiveVersion: r.Version}
 		if r.Value.Valid {
 			v := r.Value.Float64
 			out[i].Value = &v

@@ -53,7 +53,7 @@ const (
 	attrEnqueued     = "lorasweep:enqueued"
 	attrBaseline     = "lorasweep:baseline"
 	attrOutsideSpace = sampling.AttrOutsideSpace
-	attrBestEpoch    = "lorasweep:best_epoch"
+	attrBestEpoch    = AttrBestEpoch
 	attrStopReason   = AttrStopReason
 	attrFirstStart   = AttrFirstStart
 	attrOOMRetryOf   = "lorasweep:oom_retry_of"
@@ -126,6 +126,12 @@ type Controller struct {
 	// Join makes Run work on an existing sweep only (a worker): the study
 	// must exist and its stored spec is left as it is.
 	Join bool
+	// AllowObjectiveChange and AllowTrainerChange let Run resume a sweep
+	// whose objective or trainer config differs from the stored one (a new
+	// objective version; see OpenStudyWith); OnObjectiveChange hears of it.
+	AllowObjectiveChange bool
+	AllowTrainerChange   bool
+	OnObjectiveChange    func(version int, changes []string, rescored, apart int)
 	// Drain, when closed, stops launching new trials; running ones finish.
 	Drain <-chan struct{}
 	// Now is the clock (tests set it).
@@ -233,7 +239,10 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	if parallel <= 0 {
 		parallel = 1
 	}
-	study, err := openStudy(ctx, c.Store, c.Spec, allowSpaceChange, c.Join)
+	study, err := openStudy(ctx, c.Store, c.Spec, StudyOptions{
+		AllowSpaceChange: allowSpaceChange, AllowObjectiveChange: c.AllowObjectiveChange,
+		AllowTrainerChange: c.AllowTrainerChange, Scorer: c.Scorer, Report: c.OnObjectiveChange,
+	}, c.Join)
 	if err != nil {
 		return Result{}, err
 	}

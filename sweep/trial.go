@@ -298,7 +298,7 @@ func (tr *trialRun) scoreEpoch(epoch int) {
 	}
 	comps, _ := json.Marshal(res.Components)
 	rec := EpochRecord{TrialID: tr.trialID, Epoch: epoch, Fraction: in.Fraction, Components: string(comps),
-		Checkpoint: checkpoint, Unscorable: res.Unscorable, Reason: res.Reason}
+		Checkpoint: checkpoint, Unscorable: res.Unscorable, Reason: res.Reason, ObjectiveVersion: tr.c.Spec.ObjectiveVersion}
 	if !res.Unscorable {
 		v := res.Value
 		rec.Value = &v
@@ -579,6 +579,9 @@ func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason st
 	if hasBest {
 		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrBestEpoch, fmt.Sprint(best.epoch)); err != nil {
 			return fmt.Errorf("record best epoch: %w", err)
+		}
+		if err := c.recordObjectiveVersion(tr.trialID); err != nil {
+			return err
 		}
 	}
 	if state == goptuna.TrialStateFail {
