@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/c-bata/goptuna"
 	"github.com/jmoiron/sqlx"
@@ -13,11 +14,23 @@ import (
 	"github.com/lorasweep/lorasweep/sweep"
 )
 
+// rewriteAttr (study) changes whenever finished trials are rewritten, so
+// every Store's cache of them, in any process, reads them again.
+const rewriteAttr = "lorasweep:finished_rewritten"
+
+// markRewrite records a rewrite of the study's finished trials in tx.
+func markRewrite(ctx context.Context, s *Store, tx *sqlx.Tx, studyID int, what string) error {
+	token := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + what
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO study_attrs (study_id, kind, attr_key, value) VALUES (?, ?, ?, ?)
+		ON CONFLICT (study_id, kind, attr_key) DO UPDATE SET value = excluded.value`), studyID, attrSystem, rewriteAttr, token)
+	return err
+}
+
 // ChangeObjective starts a new objective version of a study in one
 // transaction: direction, system attrs (the objective history) and the
 // superseded mark on each trial of supersede (trial ID → the direction its
-// value was scored in). Readers of this Store see the change at once; other
-// processes re-read finished trials when they next open the storage.
+// value was scored in). Every Store, in any process, reads the study's
+// finished trials afresh on its next GetAllTrials.
 func (s *Store) ChangeObjective(ctx context.Context, studyID int, dir goptuna.StudyDirection, attrs map[string]string, supersede map[int]string) error {
 	if dir != goptuna.StudyDirectionMaximize && dir != goptuna.StudyDirectionMinimize {
 		return fmt.Errorf("change objective: unknown direction %q", dir)
@@ -49,7 +62,7 @@ func (s *Store) ChangeObjective(ctx context.Context, studyID int, dir goptuna.St
 				return err
 			}
 		}
-		return nil
+		return markRewrite(ctx, s, tx, studyID, "objective")
 	})
 	s.cache.dropStudy(studyID)
 	if err != nil && !isSentinel(err) {
@@ -128,7 +141,7 @@ func (s *Store) RescoreTrial(ctx context.Context, r sweep.RescoredTrial) error {
 				return err
 			}
 		}
-		return nil
+		return markRewrite(ctx, s, tx, row.Study, strconv.Itoa(r.TrialID))
 	})
 	if studyID != 0 {
 		s.cache.dropStudy(studyID)

@@ -97,3 +97,31 @@ func TestChangeObjectiveAndRescore(t *testing.T) {
 		}
 	})
 }
+
+// Another process's Store (serve, a worker) caches finished trials; it sees
+// a re-scored trial on its next read, not after a restart.
+func TestRescoreSeenByOtherStores(t *testing.T) {
+	ctx := context.Background()
+	forEach(t, func(t *testing.T, s *Store, dsn string) {
+		other := openT(t, dsn)
+		sid := mustStudy(t, s, "seen", goptuna.StudyDirectionMaximize)
+		a := mustTrial(t, s, sid)
+		finish(t, s, a, 0.9, goptuna.TrialStateComplete)
+		if all, _ := other.GetAllTrials(sid); len(all) != 1 || all[0].Value != 0.9 {
+			t.Fatalf("before: %+v", all)
+		}
+		if err := s.ChangeObjective(ctx, sid, goptuna.StudyDirectionMaximize, nil, map[int]string{a: "maximize"}); err != nil {
+			t.Fatal(err)
+		}
+		if all, _ := other.GetAllTrials(sid); all[0].SystemAttrs[sweep.AttrSuperseded] != "maximize" {
+			t.Errorf("other store missed the superseded mark: %v", all[0].SystemAttrs)
+		}
+		if err := s.RescoreTrial(ctx, sweep.RescoredTrial{TrialID: a, Version: 2, Value: 0.3, BestEpoch: 1}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := other.GetAllTrials(sid)
+		if err != nil || all[0].Value != 0.3 || all[0].SystemAttrs[sweep.AttrSuperseded] != "" {
+			t.Errorf("other store after re-score: %+v %v", all, err)
+		}
+	})
+}

@@ -27,6 +27,10 @@ type trialCache struct {
 type studyCache struct {
 	watermark int
 	finished  map[int]*goptuna.FrozenTrial // by number
+	// rewrite is the study's rewriteAttr when the cache was filled: the
+	// one sanctioned rewrite of finished trials (an objective change)
+	// changes it, and every Store then reads the study afresh.
+	rewrite string
 }
 
 func newTrialCache() *trialCache {
@@ -43,6 +47,10 @@ func (c *trialCache) get(trialID int) (*goptuna.FrozenTrial, bool) {
 func (c *trialCache) dropStudy(studyID int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.dropStudyLocked(studyID)
+}
+
+func (c *trialCache) dropStudyLocked(studyID int) {
 	if sc, ok := c.studies[studyID]; ok {
 		for _, t := range sc.finished {
 			delete(c.byID, t.ID)
@@ -289,6 +297,18 @@ func (s *Store) GetAllTrialsCtx(ctx context.Context, studyID int) ([]goptuna.Fro
 // shared and must not be modified. An unknown study gives
 // goptuna.ErrInvalidStudyID.
 func (s *Store) TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenTrial, error) {
+	var rewrite string
+	err := s.db.GetContext(ctx, &rewrite, s.rebind(`SELECT value FROM study_attrs WHERE study_id = ? AND kind = ? AND attr_key = ?`),
+		studyID, attrSystem, rewriteAttr)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get trials of study %d: %w", studyID, err)
+	}
+	s.cache.mu.Lock()
+	if sc := s.cache.studies[studyID]; sc != nil && sc.rewrite != rewrite {
+		s.cache.dropStudyLocked(studyID)
+	}
+	s.cache.mu.Unlock()
+
 	s.cache.mu.RLock()
 	sc := s.cache.studies[studyID]
 	wm := 0
@@ -311,7 +331,7 @@ func (s *Store) TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenT
 	defer s.cache.mu.Unlock()
 	sc = s.cache.studies[studyID]
 	if sc == nil {
-		sc = &studyCache{finished: map[int]*goptuna.FrozenTrial{}}
+		sc = &studyCache{finished: map[int]*goptuna.FrozenTrial{}, rewrite: rewrite}
 		s.cache.studies[studyID] = sc
 	}
 	for _, t := range fresh {
