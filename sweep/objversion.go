@@ -107,6 +107,8 @@ type Rescorer interface {
 	Rescore(ctx context.Context, in objective.EpochInput, prior []objective.Component, reuse map[string]bool) (objective.Result, error)
 }
 
+var _ Rescorer = (*objective.Objective)(nil)
+
 // trainerIdentity is what makes two trials trained alike: which trainer,
 // and every argument the trials share.
 type trainerIdentity struct {
