@@ -277,7 +277,7 @@ func TestObjectiveChangeOnResume(t *testing.T) {
 	if err != nil || len(imgs) < 2 {
 		t.Fatalf("demo references: %v %v", imgs, err)
 	}
-	swapRefs := func() {
+	swapIn := func(refs string) {
 		a, b := filepath.Join(refs, imgs[0].Name()), filepath.Join(refs, imgs[1].Name())
 		da, _ := os.ReadFile(a)
 		db, _ := os.ReadFile(b)
@@ -288,6 +288,7 @@ func TestObjectiveChangeOnResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	swapRefs := func() { swapIn(refs) }
 	baseTOML := filepath.Join(s.dir, "demo", "base.toml")
 	origTOML, err := os.ReadFile(baseTOML)
 	if err != nil {
@@ -396,6 +397,19 @@ func TestObjectiveChangeOnResume(t *testing.T) {
 		}
 	}
 
+	// Another reference folder with the same images: the reference scorer
+	// scores the stored samples again, to the same values.
+	prev := values(listing)
+	spec = withBudget(s.edit(spec, "references: ./demo/references", "references: ./refs2"), 6)
+	out = s.resumeWith(spec, "--allow-objective-change")
+	_, listing = s.agree(out)
+	checkApart(t, listing, 4)
+	for n, v := range values(listing) {
+		if o, ok := prev[n]; ok && math.Abs(o-v) > 1e-9 {
+			t.Errorf("trial %d: %v before, %v scored again against the same images", n, o, v)
+		}
+	}
+
 	// Changed reference images need the samples: a trial whose samples are
 	// gone cannot be scored again and is listed apart.
 	gone := listing[0].Number
@@ -406,11 +420,10 @@ func TestObjectiveChangeOnResume(t *testing.T) {
 	for _, p := range samples {
 		os.Remove(p)
 	}
-	swapRefs()
-	defer swapRefs()
-	out = s.resumeWith(withBudget(spec, 6), "--allow-objective-change")
+	swapIn(filepath.Join(s.dir, "refs2"))
+	out = s.resumeWith(withBudget(spec, 7), "--allow-objective-change")
 	best, listing = s.agree(out)
-	checkApart(t, listing, 4)
+	checkApart(t, listing, 5)
 	if best == gone {
 		t.Errorf("trial %d, which could not be scored again, is still the best", gone)
 	}
@@ -433,10 +446,10 @@ func TestObjectiveChangeOnResume(t *testing.T) {
 	for _, l := range listing {
 		before[l.Number] = true
 	}
-	spec = withBudget(s.edit(spec, "max_train_epochs: 4", "max_train_epochs: 2"), 8)
+	spec = withBudget(s.edit(spec, "max_train_epochs: 4", "max_train_epochs: 2"), 9)
 	out = s.resumeWith(spec, "--allow-trainer-change")
 	best, listing = s.agree(out)
-	checkApart(t, listing, 5)
+	checkApart(t, listing, 6)
 	if before[best] {
 		t.Errorf("best trial %d was trained before the fixed args changed", best)
 	}
@@ -458,7 +471,7 @@ func TestObjectiveChangeOnResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.WriteFile(baseTOML, origTOML, 0o644)
-	out = s.resumeWith(withBudget(spec, 9), "--allow-trainer-change")
+	out = s.resumeWith(withBudget(spec, 10), "--allow-trainer-change")
 	_, listing = s.agree(out)
-	checkApart(t, listing, 6)
+	checkApart(t, listing, 7)
 }
