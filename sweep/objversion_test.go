@@ -97,3 +97,39 @@ func TestObjectiveChangedWhileTrialRuns(t *testing.T) {
 		t.Errorf("an unchanged resume touched the trial: %v", a)
 	}
 }
+
+// A worker joining after a change runs the stored spec's version: its
+// trials rank with the current objective's.
+func TestWorkerJoinsCurrentObjectiveVersion(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	spec := writeSpec(t, dir, "join", 1, "")
+	if _, err := newController(spec, st, newFakeRunner(1, 2)).Run(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	changed := *spec
+	changed.Objective.Direction = "minimize"
+	changed.Budget.Trials = 2
+	if _, err := sweep.OpenStudyWith(context.Background(), st, &changed, sweep.StudyOptions{AllowObjectiveChange: true, Scorer: fakeScorer{}}); err != nil {
+		t.Fatal(err)
+	}
+	stored, _, err := sweep.LoadStoredSpec(st, "join")
+	if err != nil || stored.ObjectiveVersion != 2 {
+		t.Fatalf("stored spec version %v (%v), want 2", stored.ObjectiveVersion, err)
+	}
+	w := newController(stored, st, newFakeRunner(1, 2))
+	w.Join = true
+	res, err := w.Run(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials := trialsOf(t, st, res.StudyID)
+	if len(trials) != 2 {
+		t.Fatalf("%d trials, want 2", len(trials))
+	}
+	for _, tr := range trials {
+		if tr.SystemAttrs[sweep.AttrObjectiveVersion] != "2" || tr.SystemAttrs[sweep.AttrSuperseded] != "" {
+			t.Errorf("trial %d attrs %v: want version 2, not apart (the first one was scored again)", tr.Number, tr.SystemAttrs)
+		}
+	}
+}
