@@ -46,7 +46,7 @@ func ListTrials(ctx context.Context, store ExportStore, studyID int) ([]TrialLis
 	out := make([]TrialListing, len(rows))
 	for i, r := range rows {
 		l := TrialListing{TrialRow: r}
-		if r.Value != nil {
+		if sweep.Ranked(r) {
 			l.Rank = i + 1
 		}
 		if run, ok := byTrial[r.ID]; ok {

@@ -417,6 +417,10 @@ func buildTable(pg *page, d *Data) {
 		if t.Outside {
 			notes = append(notes, "outside space")
 		}
+		if t.OlderObjective {
+			notes = append(notes, sweep.OlderObjectiveNote(t.TrialRow))
+			r.Class += " older"
+		}
 		if t.RetryOf != "" {
 			notes = append(notes, "retry of "+t.RetryOf)
 		}

@@ -620,8 +620,8 @@ func TestRecords(t *testing.T) {
 		}
 		v := 0.5
 		eps := []sweep.EpochRecord{
-			{TrialID: id, Epoch: 1, Fraction: 0.5, Value: &v, Components: `{"a":1}`, Checkpoint: "c1"},
-			{TrialID: id, Epoch: 2, Fraction: 1, Unscorable: true, Reason: "black", Deleted: true},
+			{TrialID: id, Epoch: 1, Fraction: 0.5, Value: &v, Components: `{"a":1}`, Checkpoint: "c1", ObjectiveVersion: 1},
+			{TrialID: id, Epoch: 2, Fraction: 1, Unscorable: true, Reason: "black", Deleted: true, ObjectiveVersion: 3},
 		}
 		for _, e := range eps {
 			if err := s.RecordEpoch(ctx, e); err != nil {
@@ -688,14 +688,21 @@ func TestSchemaVersion(t *testing.T) {
 			t.Errorf("driver %q", s.Driver())
 		}
 		openT(t, dsn) // reopening applies nothing and fails nothing
-		var n int
-		if err := s.db.Get(&n, `SELECT COUNT(*) FROM schema_version`); err != nil || n != SchemaVersion() {
-			t.Errorf("schema_version rows %d (%v), want %d", n, err, SchemaVersion())
+		ms, err := loadMigrations(s.Driver())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n, top int
+		if err := s.db.Get(&n, `SELECT COUNT(*) FROM schema_version`); err != nil || n != len(ms) {
+			t.Errorf("schema_version rows %d (%v), want %d", n, err, len(ms))
+		}
+		if err := s.db.Get(&top, `SELECT MAX(version) FROM schema_version`); err != nil || top != SchemaVersion() {
+			t.Errorf("newest schema version %d (%v), want %d", top, err, SchemaVersion())
 		}
 		if _, err := s.db.Exec(`INSERT INTO schema_version (version, name, applied_at) VALUES (999, 'future', 0)`); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Open(ctx, dsn)
+		_, err = Open(ctx, dsn)
 		if !errors.Is(err, ErrSchemaTooNew) {
 			t.Errorf("newer schema: %v, want ErrSchemaTooNew", err)
 		}

@@ -59,9 +59,11 @@ func loadMigrations(driver string) ([]migration, error) {
 		out = append(out, migration{version: v, name: e.Name(), sql: repl.Replace(string(b))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("read migrations: %s: versions must be 1..N without gaps", m.name)
+	// Numbers may have gaps (work on separate branches claims numbers ahead
+	// of its merge), but never repeat: each names one schema change.
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("read migrations: %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
 		}
 	}
 	return out, nil
@@ -70,10 +72,40 @@ func loadMigrations(driver string) ([]migration, error) {
 // SchemaVersion is the newest schema version this binary knows.
 func SchemaVersion() int {
 	ms, err := loadMigrations(DriverSQLite)
-	if err != nil {
+	if err != nil || len(ms) == 0 {
 		return 0
 	}
-	return len(ms)
+	return ms[len(ms)-1].version
+}
+
+// pending returns the migrations of ms not in applied, in number order: one
+// that fills a gap below the newest applied version (merged after a later
+// number) runs too. A version the binary does not know means a newer
+// lorasweep migrated the database: ErrSchemaTooNew.
+func pending(ms []migration, applied []int) ([]migration, error) {
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		if !known[v] {
+			newest := 0
+			if len(ms) > 0 {
+				newest = ms[len(ms)-1].version
+			}
+			return nil, fmt.Errorf("%w: database has schema version %d, which this binary does not know (it knows up to %d)",
+				ErrSchemaTooNew, v, newest)
+		}
+		done[v] = true
+	}
+	var out []migration
+	for _, m := range ms {
+		if !done[m.version] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // migrate applies pending migrations in one write transaction, serialised
@@ -99,14 +131,15 @@ func migrate(ctx context.Context, db *sqlx.DB, driver string) error {
 			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 			return err
 		}
-		var cur int
-		if err := tx.GetContext(ctx, &cur, `SELECT COALESCE(MAX(version), 0) FROM schema_version`); err != nil {
+		var applied []int
+		if err := tx.SelectContext(ctx, &applied, `SELECT version FROM schema_version`); err != nil {
 			return err
 		}
-		if cur > len(ms) {
-			return fmt.Errorf("%w: database has version %d, this binary knows up to %d", ErrSchemaTooNew, cur, len(ms))
+		todo, err := pending(ms, applied)
+		if err != nil {
+			return err
 		}
-		for _, m := range ms[cur:] {
+		for _, m := range todo {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}

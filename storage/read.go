@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/sweep"
 )
 
 // trialCache holds finished trials, which are immutable, per study. Trials
@@ -25,6 +27,10 @@ type trialCache struct {
 type studyCache struct {
 	watermark int
 	finished  map[int]*goptuna.FrozenTrial // by number
+	// rewrite is the study's rewriteAttr when the cache was filled: the
+	// one sanctioned rewrite of finished trials (an objective change)
+	// changes it, and every Store then reads the study afresh.
+	rewrite string
 }
 
 func newTrialCache() *trialCache {
@@ -41,6 +47,10 @@ func (c *trialCache) get(trialID int) (*goptuna.FrozenTrial, bool) {
 func (c *trialCache) dropStudy(studyID int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.dropStudyLocked(studyID)
+}
+
+func (c *trialCache) dropStudyLocked(studyID int) {
 	if sc, ok := c.studies[studyID]; ok {
 		for _, t := range sc.finished {
 			delete(c.byID, t.ID)
@@ -287,6 +297,18 @@ func (s *Store) GetAllTrialsCtx(ctx context.Context, studyID int) ([]goptuna.Fro
 // shared and must not be modified. An unknown study gives
 // goptuna.ErrInvalidStudyID.
 func (s *Store) TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenTrial, error) {
+	var rewrite string
+	err := s.db.GetContext(ctx, &rewrite, s.rebind(`SELECT value FROM study_attrs WHERE study_id = ? AND kind = ? AND attr_key = ?`),
+		studyID, attrSystem, rewriteAttr)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get trials of study %d: %w", studyID, err)
+	}
+	s.cache.mu.Lock()
+	if sc := s.cache.studies[studyID]; sc != nil && sc.rewrite != rewrite {
+		s.cache.dropStudyLocked(studyID)
+	}
+	s.cache.mu.Unlock()
+
 	s.cache.mu.RLock()
 	sc := s.cache.studies[studyID]
 	wm := 0
@@ -309,7 +331,7 @@ func (s *Store) TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenT
 	defer s.cache.mu.Unlock()
 	sc = s.cache.studies[studyID]
 	if sc == nil {
-		sc = &studyCache{finished: map[int]*goptuna.FrozenTrial{}}
+		sc = &studyCache{finished: map[int]*goptuna.FrozenTrial{}, rewrite: rewrite}
 		s.cache.studies[studyID] = sc
 	}
 	for _, t := range fresh {
@@ -343,7 +365,8 @@ func (s *Store) TrialsView(ctx context.Context, studyID int) ([]*goptuna.FrozenT
 	return out, nil
 }
 
-// GetBestTrial returns the best COMPLETE trial by the study's direction
+// GetBestTrial returns the best COMPLETE trial by the study's direction,
+// leaving out trials scored under an older objective of the sweep
 // (ties: lowest number), or goptuna.ErrNoCompletedTrials. Trials whose value
 // was NaN/Inf were stored as FAIL and are never the best.
 func (s *Store) GetBestTrial(studyID int) (goptuna.FrozenTrial, error) {
@@ -361,8 +384,11 @@ func (s *Store) GetBestTrialCtx(ctx context.Context, studyID int) (goptuna.Froze
 		order = "DESC"
 	}
 	var id int
+	// A trial scored under an older objective of the sweep does not compare.
 	err = s.db.GetContext(ctx, &id, s.rebind(`SELECT trial_id FROM trials WHERE study_id = ? AND state = 1
-		AND value IS NOT NULL AND value_nonfinite = 0 ORDER BY value `+order+`, number ASC LIMIT 1`), studyID)
+		AND value IS NOT NULL AND value_nonfinite = 0
+		AND NOT EXISTS (SELECT 1 FROM trial_attrs a WHERE a.trial_id = trials.trial_id AND a.kind = 1 AND a.attr_key = ?)
+		ORDER BY value `+order+`, number ASC LIMIT 1`), studyID, sweep.AttrSuperseded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return goptuna.FrozenTrial{}, goptuna.ErrNoCompletedTrials
 	}

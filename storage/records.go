@@ -206,14 +206,15 @@ func (s *Store) RecordEpoch(ctx context.Context, e sweep.EpochRecord) error {
 		v = finiteOrNull(*e.Value)
 	}
 	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO epochs
-		(trial_id, epoch, step, fraction, value, components, checkpoint, unscorable, reason, deleted, images, expected, partial)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(trial_id, epoch, step, fraction, value, components, checkpoint, unscorable, reason, deleted, images, expected, partial,
+		objective_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (trial_id, epoch, step) DO UPDATE SET fraction = excluded.fraction, value = excluded.value,
 		components = excluded.components, checkpoint = excluded.checkpoint, unscorable = excluded.unscorable,
 		reason = excluded.reason, deleted = excluded.deleted, images = excluded.images, expected = excluded.expected,
-		partial = excluded.partial`),
+		partial = excluded.partial, objective_version = excluded.objective_version`),
 		e.TrialID, e.Epoch, e.Step, e.Fraction, v, e.Components, e.Checkpoint, b2i(e.Unscorable), e.Reason, b2i(e.Deleted),
-		e.Images, e.Expected, b2i(e.Partial))
+		e.Images, e.Expected, b2i(e.Partial), max(1, e.ObjectiveVersion))
 	if err != nil {
 		return fmt.Errorf("record %s of trial %d: %w", e.Candidate(), e.TrialID, err)
 	}
@@ -237,16 +238,18 @@ func (s *Store) Epochs(ctx context.Context, trialID int) ([]sweep.EpochRecord, e
 		Images     int             `db:"images"`
 		Expected   int             `db:"expected"`
 		Partial    int             `db:"partial"`
+		Version    int             `db:"objective_version"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT trial_id, epoch, step, fraction, value, components, checkpoint,
-		unscorable, reason, deleted, images, expected, partial FROM epochs WHERE trial_id = ? ORDER BY step > 0, epoch, step`), trialID); err != nil {
+		unscorable, reason, deleted, images, expected, partial, objective_version FROM epochs WHERE trial_id = ?
+		ORDER BY step > 0, epoch, step`), trialID); err != nil {
 		return nil, fmt.Errorf("list epochs of trial %d: %w", trialID, err)
 	}
 	out := make([]sweep.EpochRecord, len(rows))
 	for i, r := range rows {
 		out[i] = sweep.EpochRecord{TrialID: r.TrialID, Epoch: r.Epoch, Step: r.Step, Fraction: r.Fraction, Components: r.Components,
 			Checkpoint: r.Checkpoint, Unscorable: r.Unscorable == 1, Reason: r.Reason, Deleted: r.Deleted == 1,
-			Images: r.Images, Expected: r.Expected, Partial: r.Partial == 1}
+			Images: r.Images, Expected: r.Expected, Partial: r.Partial == 1, ObjectiveVersion: r.Version}
 		if r.Value.Valid {
 			v := r.Value.Float64
 			out[i].Value = &v

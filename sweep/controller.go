@@ -53,13 +53,13 @@ const (
 	attrEnqueued     = "lorasweep:enqueued"
 	attrBaseline     = "lorasweep:baseline"
 	attrOutsideSpace = sampling.AttrOutsideSpace
-	attrBestEpoch    = "lorasweep:best_epoch"
+	attrBestEpoch    = AttrBestEpoch
 	// attrBestStep is set instead of attrBestEpoch when the best candidate
 	// is a saved-and-sampled step.
-	attrBestStep = "lorasweep:best_step"
+	attrBestStep = AttrBestStep
 	// attrPartial ("k/n") marks a trial whose value comes from a candidate
 	// scored on k of its n expected sample images: it had no complete one.
-	attrPartial     = "lorasweep:partial"
+	attrPartial     = AttrPartial
 	attrStopReason  = AttrStopReason
 	attrFirstStart  = AttrFirstStart
 	attrOOMRetryOf  = "lorasweep:oom_retry_of"
@@ -132,6 +132,12 @@ type Controller struct {
 	// Join makes Run work on an existing sweep only (a worker): the study
 	// must exist and its stored spec is left as it is.
 	Join bool
+	// AllowObjectiveChange and AllowTrainerChange let Run resume a sweep
+	// whose objective or trainer config differs from the stored one (a new
+	// objective version; see OpenStudyWith); OnObjectiveChange hears of it.
+	AllowObjectiveChange bool
+	AllowTrainerChange   bool
+	OnObjectiveChange    func(version int, changes []string, rescored, apart int)
 	// Drain, when closed, stops launching new trials; running ones finish.
 	Drain <-chan struct{}
 	// Now is the clock (tests set it).
@@ -244,7 +250,10 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	if parallel <= 0 {
 		parallel = 1
 	}
-	study, err := openStudy(ctx, c.Store, c.Spec, allowSpaceChange, c.Join)
+	study, err := openStudy(ctx, c.Store, c.Spec, StudyOptions{
+		AllowSpaceChange: allowSpaceChange, AllowObjectiveChange: c.AllowObjectiveChange,
+		AllowTrainerChange: c.AllowTrainerChange, Scorer: c.Scorer, Report: c.OnObjectiveChange,
+	}, c.Join)
 	if err != nil {
 		return Result{}, err
 	}

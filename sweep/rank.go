@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -32,6 +33,12 @@ type TrialRow struct {
 	RetryOf  string              `json:"retry_of,omitempty"`
 	Steps    map[int]float64     `json:"-"`
 	Frozen   goptuna.FrozenTrial `json:"-"`
+
+	// ObjectiveVersion is the sweep objective version the value was scored
+	// under; OlderObjective marks a value of an older version that could
+	// not be scored again (ranked apart, below the current version's).
+	ObjectiveVersion int  `json:"objective_version,omitempty"`
+	OlderObjective   bool `json:"older_objective,omitempty"`
 }
 
 // stateName is the lowercase state users see.
@@ -68,6 +75,8 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 		Partial:  t.SystemAttrs[attrPartial],
 		Steps:    t.IntermediateValues,
 		Frozen:   t,
+
+		OlderObjective: t.SystemAttrs[AttrSuperseded] != "",
 	}
 	if raw, ok := t.SystemAttrs[attrParams]; ok {
 		p := map[string]any{}
@@ -95,6 +104,9 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 			r.BestStep = &e
 		}
 	}
+	if r.Value != nil {
+		r.ObjectiveVersion = TrialObjectiveVersion(t)
+	}
 	if !t.DatetimeComplete.IsZero() && !t.DatetimeStart.IsZero() {
 		r.Duration = t.DatetimeComplete.Sub(t.DatetimeStart).Seconds()
 	}
@@ -119,7 +131,12 @@ func (r TrialRow) BestCandidate() string {
 // trial's — as in Optuna, the best trial is the best complete one), then
 // trials whose value was scored on part of its sample images (partial
 // k/n: incomplete evidence never outranks complete evidence), then
-// running/waiting, then failed, each group by trial number.
+// trials scored under an older objective of the sweep that could not be
+// scored again (newest version first, each by the direction it was scored
+// in: values of two objectives are never ranked together), then
+// running/waiting, then failed, each group by trial number. Every view
+// (run, trials, status, report, serve, export) ranks with it, passing the
+// study's direction, so all of them name the same best trial.
 func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	rows := make([]TrialRow, len(trials))
 	for i, t := range trials {
@@ -127,6 +144,8 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 	}
 	group := func(r TrialRow) int {
 		switch {
+		case r.Value != nil && r.OlderObjective:
+			return 3
 		case r.Value != nil && r.Partial != "":
 			return 2
 		case r.Value != nil && r.State == "complete":
@@ -134,17 +153,27 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 		case r.Value != nil:
 			return 1
 		case r.State == "running" || r.State == "waiting":
-			return 3
+			return 4
 		}
-		return 4
+		return 5
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if ga, gb := group(a), group(b); ga != gb {
 			return ga < gb
 		}
+		d := dir
+		if group(a) == 3 {
+			if a.ObjectiveVersion != b.ObjectiveVersion {
+				return a.ObjectiveVersion > b.ObjectiveVersion
+			}
+			if (a.State == "complete") != (b.State == "complete") {
+				return a.State == "complete"
+			}
+			d = goptuna.StudyDirection(a.Frozen.SystemAttrs[AttrSuperseded])
+		}
 		if a.Value != nil && b.Value != nil && *a.Value != *b.Value {
-			if dir == goptuna.StudyDirectionMaximize {
+			if d == goptuna.StudyDirectionMaximize {
 				return *a.Value > *b.Value
 			}
 			return *a.Value < *b.Value
@@ -152,6 +181,17 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 		return a.Number < b.Number
 	})
 	return rows
+}
+
+// Ranked reports whether a row gets a rank number in listings: it has a
+// value of the sweep's current objective. Trials scored under an older one
+// are listed below, unranked.
+func Ranked(r TrialRow) bool { return r.Value != nil && !r.OlderObjective }
+
+// OlderObjectiveNote is how views label a trial scored under an older
+// objective version that could not be scored again.
+func OlderObjectiveNote(r TrialRow) string {
+	return fmt.Sprintf("scored under older objective v%d, not comparable", r.ObjectiveVersion)
 }
 
 // RepeatGroup is one config trained several times with different seeds
@@ -192,14 +232,14 @@ func RankRepeats(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []Rep
 			}
 			r := RowFromTrial(orig)
 			g = &RepeatGroup{Number: of, Params: r.Params}
-			if r.Value != nil {
+			if r.Value != nil && !r.OlderObjective {
 				g.Values = append(g.Values, *r.Value)
 			}
 			groups[of] = g
 			order = append(order, of)
 		}
 		g.Repeats = append(g.Repeats, t.Number)
-		if r := RowFromTrial(t); r.Value != nil && r.State == "complete" {
+		if r := RowFromTrial(t); r.Value != nil && r.State == "complete" && !r.OlderObjective {
 			g.Values = append(g.Values, *r.Value)
 		}
 	}

@@ -55,6 +55,9 @@ type EpochRecord struct {
 	Images   int
 	Expected int
 	Partial  bool
+	// ObjectiveVersion is the sweep's objective version the value was
+	// scored under (1 until the objective is changed on resume).
+	ObjectiveVersion int
 }
 
 // Candidate labels the record as users see it: "epoch 3" or "step 1600".
@@ -74,6 +77,28 @@ func (e EpochRecord) Completeness() string {
 		return ""
 	}
 	return fmt.Sprintf("partial %d/%d", e.Images, e.Expected)
+}
+
+// RescoredTrial is a finished trial scored again under a changed objective
+// from its stored samples and components.
+type RescoredTrial struct {
+	TrialID int
+	Version int // the objective version of the new scores
+	Value   float64
+	// BestEpoch (or BestStep, for a step candidate) and Checkpoint are the
+	// best candidate under the new objective; Partial is its "k/n" when it
+	// was scored on part of its images.
+	BestEpoch  int
+	BestStep   int
+	Checkpoint string
+	Partial    string
+	// Intermediate are the new per-epoch values by step (fraction × 1000),
+	// as the pruner reads them.
+	Intermediate map[int]float64
+	// Epochs replace the stored epoch scores (value, components, unscorable,
+	// reason, objective version); Samples their per-image scores.
+	Epochs  []EpochRecord
+	Samples []SampleRecord
 }
 
 // SampleRecord is one sample image of a trial.
@@ -187,6 +212,17 @@ type Store interface {
 	RecordMetrics(ctx context.Context, trialID int, pts []MetricPoint) error
 	Metrics(ctx context.Context, trialID int) ([]MetricPoint, error)
 	AddRating(ctx context.Context, r Rating) (int64, error)
+
+	// ChangeObjective starts a new objective version of the study in one
+	// transaction: it sets the study's direction and system attrs (the
+	// objective history) and marks each trial in supersede (trial ID → the
+	// direction its value was scored in) as scored under an older
+	// objective (AttrSuperseded), so no view ranks it with the new values.
+	ChangeObjective(ctx context.Context, studyID int, dir goptuna.StudyDirection, attrs map[string]string, supersede map[int]string) error
+	// RescoreTrial replaces a finished trial's scores with ones computed
+	// under another objective version, in one transaction, and clears its
+	// superseded mark. The trial must be COMPLETE or PRUNED.
+	RescoreTrial(ctx context.Context, r RescoredTrial) error
 	Ratings(ctx context.Context, studyID int) ([]Rating, error)
 
 	Close() error

@@ -24,6 +24,10 @@ type Spec struct {
 	Objective objective.Spec `json:"objective"`
 	Budget    Budget         `json:"budget"`
 	GPUs      runner.GPUSpec `json:"gpus"`
+	// ObjectiveVersion is the sweep's objective version this spec scores
+	// under: 1, bumped by each objective or trainer change allowed on
+	// resume. Set when the study is opened (never in YAML).
+	ObjectiveVersion int `json:"objective_version,omitempty"`
 	// Baseline enqueues the base config as trial 0, the value to beat.
 	Baseline bool `json:"baseline"`
 	// Keep is the checkpoint retention policy.

@@ -40,39 +40,42 @@ func Direction(objectiveDirection string) goptuna.StudyDirection {
 // OpenStudy creates the spec's study, or loads it when it exists (resume, or
 // another worker). A new study records the resolved spec and, when the spec
 // asks for it, enqueues the base config as trial 0. Resuming with a changed
-// search space is refused unless allowSpaceChange.
+// search space is refused unless allowSpaceChange; a changed objective or
+// trainer config is refused (see OpenStudyWith to allow them).
 func OpenStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange bool) (*goptuna.Study, error) {
-	return openStudy(ctx, store, spec, allowSpaceChange, false)
+	return openStudy(ctx, store, spec, StudyOptions{AllowSpaceChange: allowSpaceChange}, false)
+}
+
+// OpenStudyWith is OpenStudy with the changes a resume may make.
+func OpenStudyWith(ctx context.Context, store Store, spec *Spec, opts StudyOptions) (*goptuna.Study, error) {
+	return openStudy(ctx, store, spec, opts, false)
 }
 
 // openStudy is OpenStudy; join opens an existing sweep only and leaves its
 // stored spec as it is (a worker's spec came from there, perhaps with a
-// local output root).
-func openStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange, join bool) (*goptuna.Study, error) {
+// local output root). Every check runs before anything is written: a
+// refused resume changes nothing.
+func openStudy(ctx context.Context, store Store, spec *Spec, opts StudyOptions, join bool) (*goptuna.Study, error) {
 	space, err := spec.SpaceJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode search space: %w", err)
 	}
-	specJSON, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("encode spec: %w", err)
-	}
-	opts := []goptuna.StudyOption{
+	studyOpts := []goptuna.StudyOption{
 		goptuna.StudyOptionStorage(store),
 		goptuna.StudyOptionDirection(Direction(spec.Objective.Direction)),
 		goptuna.StudyOptionLogger(nil),
 	}
 	created := false
-	study, err := goptuna.LoadStudy(spec.Name, opts...)
+	study, err := goptuna.LoadStudy(spec.Name, studyOpts...)
 	if err != nil && join {
 		return nil, fmt.Errorf("join sweep %q: %w", spec.Name, err)
 	}
 	if err != nil {
-		study, err = goptuna.CreateStudy(spec.Name, opts...)
+		study, err = goptuna.CreateStudy(spec.Name, studyOpts...)
 		if err != nil {
 			// Another worker may have created it in between.
 			var lerr error
-			study, lerr = goptuna.LoadStudy(spec.Name, opts...)
+			study, lerr = goptuna.LoadStudy(spec.Name, studyOpts...)
 			if lerr != nil {
 				return nil, fmt.Errorf("create sweep %q: %w", spec.Name, err)
 			}
@@ -81,8 +84,12 @@ func openStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange, j
 		}
 	}
 	if created {
-		if err := store.SetStudySpec(ctx, study.ID, specJSON); err != nil {
-			return nil, fmt.Errorf("record spec: %w", err)
+		hist, _, _ := checkObjective(nil, nil, spec)
+		if err := recordSpec(ctx, store, study.ID, spec); err != nil {
+			return nil, err
+		}
+		if err := recordObjectives(store, study.ID, hist); err != nil {
+			return nil, err
 		}
 		if err := store.SetStudySystemAttr(study.ID, attrSpace, string(space)); err != nil {
 			return nil, fmt.Errorf("record search space: %w", err)
@@ -98,23 +105,98 @@ func openStudy(ctx context.Context, store Store, spec *Spec, allowSpaceChange, j
 	if err != nil {
 		return nil, fmt.Errorf("read sweep %q: %w", spec.Name, err)
 	}
+	var spaceDiff []string
 	if stored, ok := attrs[attrSpace]; ok {
-		if diff := DiffSpaces([]byte(stored), space); len(diff) > 0 {
-			if !allowSpaceChange {
-				return nil, &SpaceChangedError{Sweep: spec.Name, Diff: diff}
-			}
-			if err := store.SetStudySystemAttr(study.ID, attrSpace, string(space)); err != nil {
-				return nil, fmt.Errorf("record search space: %w", err)
-			}
+		spaceDiff = DiffSpaces([]byte(stored), space)
+	}
+	var stored *Spec
+	if raw, err := store.StudySpec(ctx, study.ID); err == nil {
+		var s Spec
+		if json.Unmarshal(raw, &s) == nil {
+			stored = &s
+		}
+	}
+	var hist []objectiveVersion
+	var objDiff, trainerDiff []string
+	if join {
+		// A worker runs the stored spec itself; its machine may not even
+		// see the reference images at the same paths.
+		hist = readObjectives(attrs, spec)
+		spec.ObjectiveVersion = max(spec.ObjectiveVersion, hist[len(hist)-1].Version)
+	} else {
+		hist, objDiff, trainerDiff = checkObjective(attrs, stored, spec)
+	}
+	refused := &ChangedError{Sweep: spec.Name}
+	if !opts.AllowSpaceChange {
+		refused.Space = spaceDiff
+	}
+	if !opts.AllowObjectiveChange {
+		refused.Objective = objDiff
+	}
+	if !opts.AllowTrainerChange {
+		refused.Trainer = trainerDiff
+	}
+	if len(refused.Objective) > 0 || len(refused.Trainer) > 0 {
+		return nil, refused
+	}
+	if len(refused.Space) > 0 {
+		return nil, &SpaceChangedError{Sweep: spec.Name, Diff: refused.Space}
+	}
+	if len(spaceDiff) > 0 {
+		if err := store.SetStudySystemAttr(study.ID, attrSpace, string(space)); err != nil {
+			return nil, fmt.Errorf("record search space: %w", err)
+		}
+	}
+	if len(objDiff) > 0 || len(trainerDiff) > 0 {
+		rescored, apart, err := changeObjective(ctx, store, study.ID, hist, opts.Scorer)
+		if err != nil {
+			return nil, fmt.Errorf("sweep %q: start objective version %d: %w", spec.Name, spec.ObjectiveVersion, err)
+		}
+		if opts.Report != nil {
+			opts.Report(spec.ObjectiveVersion, append(objDiff, trainerDiff...), rescored, apart)
+		}
+		// The direction may have changed: goptuna's study reads it once.
+		if study, err = goptuna.LoadStudy(spec.Name, studyOpts...); err != nil {
+			return nil, fmt.Errorf("reload sweep %q: %w", spec.Name, err)
+		}
+	} else if _, ok := attrs[attrObjectives]; !ok {
+		// A sweep from before objective versions: record version 1.
+		if err := recordObjectives(store, study.ID, hist); err != nil {
+			return nil, err
 		}
 	}
 	if join {
 		return study, nil
 	}
-	if err := store.SetStudySpec(ctx, study.ID, specJSON); err != nil {
-		return nil, fmt.Errorf("record spec: %w", err)
+	if err := recordSpec(ctx, store, study.ID, spec); err != nil {
+		return nil, err
 	}
 	return study, nil
+}
+
+func recordSpec(ctx context.Context, store Store, studyID int, spec *Spec) error {
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("encode spec: %w", err)
+	}
+	if err := store.SetStudySpec(ctx, studyID, specJSON); err != nil {
+		return fmt.Errorf("record spec: %w", err)
+	}
+	return nil
+}
+
+func recordObjectives(store Store, studyID int, hist []objectiveVersion) error {
+	raw, err := json.Marshal(hist)
+	if err != nil {
+		return fmt.Errorf("encode objective history: %w", err)
+	}
+	if err := store.SetStudySystemAttr(studyID, attrObjectives, string(raw)); err != nil {
+		return fmt.Errorf("record objective: %w", err)
+	}
+	if err := store.SetStudySystemAttr(studyID, attrStudyObjVersion, fmt.Sprint(hist[len(hist)-1].Version)); err != nil {
+		return fmt.Errorf("record objective version: %w", err)
+	}
+	return nil
 }
 
 // LoadStoredSpec reads the spec a sweep was started with, so `worker`,

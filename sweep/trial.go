@@ -486,7 +486,8 @@ func (tr *trialRun) scoreCandidate(c candidate) {
 	comps, _ := json.Marshal(res.Components)
 	rec := EpochRecord{TrialID: tr.trialID, Epoch: c.epoch, Step: c.step, Fraction: in.Fraction, Components: string(comps),
 		Checkpoint: checkpoint, Unscorable: res.Unscorable, Reason: res.Reason,
-		Images: len(samples), Expected: expected, Partial: partial}
+		Images: len(samples), Expected: expected, Partial: partial,
+		ObjectiveVersion: tr.c.Spec.ObjectiveVersion}
 	if !res.Unscorable {
 		v := res.Value
 		rec.Value = &v
@@ -876,6 +877,9 @@ func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason st
 			if err := c.Store.SetTrialSystemAttr(tr.trialID, attrPartial, fmt.Sprintf("%d/%d", best.images, best.expected)); err != nil {
 				return fmt.Errorf("record partial evidence: %w", err)
 			}
+		}
+		if err := c.recordObjectiveVersion(tr.trialID); err != nil {
+			return err
 		}
 	}
 	if state == goptuna.TrialStateFail {

@@ -27,6 +27,8 @@ func newRunCmd() *cobra.Command {
 	var (
 		dsn              string
 		allowSpaceChange bool
+		allowObjective   bool
+		allowTrainer     bool
 		quiet            bool
 		verbose          bool
 		enqueue          []string
@@ -49,12 +51,19 @@ recorded as interrupted and re-enqueued for the next run.`,
 				return err
 			}
 			return runSweep(cmd, spec, resolveDSN(dsn, spec), sweepOptions{
-				allowSpaceChange: allowSpaceChange, quiet: quiet, verbose: verbose, enqueue: enqueue, staleAfter: staleAfter,
+				allowSpaceChange: allowSpaceChange, allowObjectiveChange: allowObjective, allowTrainerChange: allowTrainer,
+				quiet: quiet, verbose: verbose, enqueue: enqueue, staleAfter: staleAfter,
 			})
 		},
 	}
 	addStorageFlag(cmd, &dsn)
 	cmd.Flags().BoolVar(&allowSpaceChange, "allow-space-change", false, "resume even though the search space differs from the stored one")
+	cmd.Flags().BoolVar(&allowObjective, "allow-objective-change", false,
+		"resume even though the objective (direction, scorers, weights, reference images) differs from the stored one: "+
+			"a new objective version; finished trials are scored again from their stored samples where the scorers allow, the rest are listed apart")
+	cmd.Flags().BoolVar(&allowTrainer, "allow-trainer-change", false,
+		"resume even though the trainer (kind, script), its fixed args or the base config differ from the stored ones: "+
+			"trials trained before are listed apart, never ranked with new ones")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and the final ranking")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every epoch scored and every trainer start and exit")
 	cmd.Flags().StringArrayVar(&enqueue, "enqueue", nil, "YAML/JSON `FILE` of known configs (a list of param: value maps) to run first; repeatable")
@@ -69,6 +78,12 @@ type sweepOptions struct {
 	enqueue          []string
 	// worker: the spec came from storage; do not re-read it from disk.
 	worker bool
+	// scorer scores finished trials again after an allowed objective change.
+	scorer sweep.Scorer
+
+	// allowObjectiveChange, allowTrainerChange: see run's flags of the
+	// same names.
+	allowObjectiveChange, allowTrainerChange bool
 	// staleAfter: how long a trial's heartbeat may be silent before any
 	// worker fails it as interrupted and re-enqueues it.
 	staleAfter time.Duration
@@ -216,6 +231,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		// bookkeeping overlap the next trial's training.
 		Parallel: parallel + 1,
 		Drain:    drain,
+
+		AllowObjectiveChange: opts.allowObjectiveChange,
+		AllowTrainerChange:   opts.allowTrainerChange,
+		OnObjectiveChange:    reportObjectiveChange(stderr),
 	}
 	if opts.staleAfter > 0 {
 		ctl.StaleAfter = opts.staleAfter
@@ -228,6 +247,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		closeLive = live.close
 	}
 	if !opts.worker {
+		opts.scorer = obj
 		if err := enqueueFiles(ctx, stderr, store, spec, opts); err != nil {
 			return err
 		}
@@ -240,22 +260,47 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	if res.StudyID != 0 {
 		trials, err := store.GetAllTrials(res.StudyID)
 		if err == nil {
-			rows := sweep.Rank(trials, sweep.Direction(spec.Objective.Direction))
+			// The study's direction, as every other view reads it.
+			dir, err := store.GetStudyDirection(res.StudyID)
+			if err != nil {
+				return fmt.Errorf("read direction: %w", err)
+			}
+			rows := sweep.Rank(trials, dir)
 			fmt.Fprintf(stdout, "\nsweep %q: %s\n", spec.Name, stopLine(res.Stop))
 			if err := writeTrialsTable(stdout, rows, spec); err != nil {
 				return err
 			}
-			writeRepeats(stdout, sweep.RankRepeats(trials, sweep.Direction(spec.Objective.Direction)))
+			writeRepeats(stdout, sweep.RankRepeats(trials, dir))
 		}
 	}
 	if res.FreedBytes > 0 {
 		fmt.Fprintf(stdout, "retention (%s): %s of checkpoints deleted\n", keepString(spec.Keep), formatBytes(res.FreedBytes))
 	}
-	var sce *sweep.SpaceChangedError
-	if errors.As(runErr, &sce) {
+	if isRefusedResume(runErr) {
 		return usageError{runErr}
 	}
 	return runErr
+}
+
+// isRefusedResume reports a resume refused because the spec changed what
+// the stored sweep is (space, objective, trainer): the user's input, exit 2.
+func isRefusedResume(err error) bool {
+	var sce *sweep.SpaceChangedError
+	var ce *sweep.ChangedError
+	return errors.As(err, &sce) || errors.As(err, &ce)
+}
+
+// reportObjectiveChange tells the user what an allowed objective or
+// trainer change did to the finished trials.
+func reportObjectiveChange(w io.Writer) func(int, []string, int, int) {
+	return func(version int, changes []string, rescored, apart int) {
+		fmt.Fprintf(w, "lorasweep: objective version %d:\n  %s\n", version, strings.Join(changes, "\n  "))
+		fmt.Fprintf(w, "lorasweep: %d finished trial(s) scored again under it", rescored)
+		if apart > 0 {
+			fmt.Fprintf(w, "; %d could not be (trained under another trainer config, or their samples or losses are not there to score) and are listed apart, unranked", apart)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // trialDoneLine is the one line a finished trial gets in run's output.
@@ -294,10 +339,12 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 	if len(opts.enqueue) == 0 {
 		return nil
 	}
-	study, err := sweep.OpenStudy(ctx, store, spec, opts.allowSpaceChange)
+	study, err := sweep.OpenStudyWith(ctx, store, spec, sweep.StudyOptions{
+		AllowSpaceChange: opts.allowSpaceChange, AllowObjectiveChange: opts.allowObjectiveChange,
+		AllowTrainerChange: opts.allowTrainerChange, Scorer: opts.scorer, Report: reportObjectiveChange(stderr),
+	})
 	if err != nil {
-		var sce *sweep.SpaceChangedError
-		if errors.As(err, &sce) {
+		if isRefusedResume(err) {
 			return usageError{err}
 		}
 		return err

@@ -49,7 +49,11 @@ that reaches the storage (--storage or LORASWEEP_STORAGE).`,
 			if err != nil {
 				return fmt.Errorf("read trials: %w", err)
 			}
-			rows := sweep.Rank(trials, sweep.Direction(spec.Objective.Direction))
+			dir, err := store.GetStudyDirection(id)
+			if err != nil {
+				return fmt.Errorf("read direction: %w", err)
+			}
+			rows := sweep.Rank(trials, dir)
 			return writeTrialsTable(out, rows, spec)
 		},
 	}
@@ -86,6 +90,9 @@ func trialNote(r sweep.TrialRow) string {
 	if r.RetryOf != "" {
 		notes = append(notes, "retry of "+r.RetryOf)
 	}
+	if r.OlderObjective {
+		notes = append(notes, sweep.OlderObjectiveNote(r))
+	}
 	if r.Reason != "" {
 		notes = append(notes, r.Reason)
 	}
@@ -106,7 +113,7 @@ func writeTrialsTable(w io.Writer, rows []sweep.TrialRow, spec *sweep.Spec) erro
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for i, r := range rows {
 		rank := "-"
-		if r.Value != nil {
+		if sweep.Ranked(r) {
 			rank = strconv.Itoa(i + 1)
 		}
 		cells := []string{rank, strconv.Itoa(r.Number), r.State, formatOptFloat(r.Value), formatOptInt(r.BestEpoch)}

@@ -18,6 +18,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/lorasweep/lorasweep/sweep/sampling"
+
 	"github.com/c-bata/goptuna"
 )
 
@@ -72,6 +74,12 @@ func bestUpTo(trial goptuna.FrozenTrial, limit int, dir goptuna.StudyDirection) 
 		}
 	}
 	return value, step, ok
+}
+
+// superseded reports a trial scored under an older objective of the sweep:
+// its values do not compare with this trial's.
+func superseded(t *goptuna.FrozenTrial) bool {
+	return t.SystemAttrs[sampling.AttrSuperseded] != ""
 }
 
 func better(a, b float64, dir goptuna.StudyDirection) bool {
@@ -145,7 +153,7 @@ func (m *Median) Prune(study *goptuna.Study, trial goptuna.FrozenTrial) (bool, e
 	var others []float64
 	for i := range trials {
 		t := &trials[i]
-		if t.ID == trial.ID || !(t.State == goptuna.TrialStateComplete || t.State == goptuna.TrialStatePruned) {
+		if t.ID == trial.ID || !(t.State == goptuna.TrialStateComplete || t.State == goptuna.TrialStatePruned) || superseded(t) {
 			continue
 		}
 		// A trial that stopped before this point says nothing about it.
@@ -256,7 +264,7 @@ func (sh *SuccessiveHalving) Prune(study *goptuna.Study, trial goptuna.FrozenTri
 	}
 	competing := []float64{mine}
 	for i := range trials {
-		if trials[i].ID == trial.ID {
+		if trials[i].ID == trial.ID || superseded(&trials[i]) {
 			continue
 		}
 		if v, ok := sh.rungValue(trials[i], rung, dir); ok {

@@ -16,6 +16,11 @@ const (
 	// AttrOutsideSpace = "true" marks an enqueued trial (the baseline) whose
 	// params lie outside the search space: it is never an observation.
 	AttrOutsideSpace = "lorasweep:outside_space"
+	// AttrSuperseded marks a trial scored under an older objective of the
+	// sweep (one changed on resume) that could not be scored again: its
+	// value does not compare with the current objective's, so it is never
+	// an observation.
+	AttrSuperseded = "lorasweep:superseded"
 )
 
 // ParamCaused reports whether a failure reason was caused by the trial's
@@ -78,7 +83,7 @@ func BuildHistory(trials []goptuna.FrozenTrial, exclude int, maximize, liar bool
 func buildHistory(trials []*goptuna.FrozenTrial, exclude int, maximize, liar bool) History {
 	h := History{ByNumber: make([]Observation, 0, len(trials))}
 	for _, t := range trials {
-		if t.ID == exclude || t.SystemAttrs[AttrOutsideSpace] == "true" {
+		if t.ID == exclude || t.SystemAttrs[AttrOutsideSpace] == "true" || t.SystemAttrs[AttrSuperseded] != "" {
 			continue
 		}
 		o := Observation{TrialID: t.ID, Number: t.Number, Params: t.InternalParams, Dists: t.Distributions}
