@@ -152,7 +152,7 @@ func (c *Controller) retryOOM(ctx context.Context, tr *trialRun) error {
 	if err != nil {
 		return fmt.Errorf("trial %d: enqueue OOM retry: %w", tr.number, err)
 	}
-	c.log().Info("out of memory: retry enqueued", "trial", tr.number, "retry_trial_id", id, "params", FormatParams(params))
+	c.log().Info("out of memory: retry enqueued", "trial", tr.number, "retry_trial_id", id, "params", c.Spec.FormatTrainedParams(params))
 	return nil
 }
 

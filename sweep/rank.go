@@ -113,6 +113,31 @@ func (r TrialRow) BestCandidate() string {
 	return ""
 }
 
+// BestLabel is BestCandidate with the evidence beside it when the value
+// was scored on part of its sample images ("epoch 2 partial 2/9"), "" when
+// the trial has neither.
+func (r TrialRow) BestLabel() string {
+	s := r.BestCandidate()
+	if r.Partial != "" {
+		if s != "" {
+			s += " "
+		}
+		s += "partial " + r.Partial
+	}
+	return s
+}
+
+// IsBest reports whether e is the trial's best candidate.
+func (r TrialRow) IsBest(e EpochRecord) bool {
+	switch {
+	case r.BestStep != nil:
+		return e.Step == *r.BestStep
+	case r.BestEpoch != nil:
+		return e.Step == 0 && e.Epoch == *r.BestEpoch
+	}
+	return false
+}
+
 // Rank orders trials best first: COMPLETE trials by value in the
 // direction, then PRUNED ones by value (a pruned trial stopped part-way
 // through its schedule, so its value does not compare with a finished

@@ -335,34 +335,127 @@ func (s *Spec) TrialConfig(params map[string]any) kohya.Config {
 		if !ok {
 			continue
 		}
-		v = normalizeNumber(v)
-		if p.RatioOf != "" {
-			ref, ok := params[p.RatioOf]
-			if !ok {
-				ref = s.Base[p.RatioOf]
-			}
-			r, ok1 := toFloat(v)
-			b, ok2 := toFloat(normalizeNumber(ref))
-			if ok1 && ok2 {
-				v = r * b
-			}
-		}
+		v = s.trainedValue(p, params, v)
 		switch p.Target {
-		case TargetArg:
-			if arg, ok := kohya.LookupArg(p.Name); ok {
-				v = typedFor(arg.Kind, v)
-			}
+		case TargetArg, TargetFree:
 			cfg[p.Name] = v
 		case TargetNetworkArg:
-			if na, ok := kohya.LookupNetworkArg(p.Name); ok {
-				v = typedFor(na.Kind, v)
-			}
 			cfg["network_args"] = mergeNetworkArg(cfg["network_args"], p.Name, v)
-		case TargetFree:
-			cfg[p.Name] = v
 		}
 	}
 	return cfg
+}
+
+// trainedValue is param p's value v as the trainer gets it: a ratio_of
+// param multiplied by its reference (from params, else the base), then
+// typed as its argument is written.
+func (s *Spec) trainedValue(p Param, params map[string]any, v any) any {
+	v = normalizeNumber(v)
+	if p.RatioOf != "" {
+		ref, ok := params[p.RatioOf]
+		if !ok {
+			ref = s.Base[p.RatioOf]
+		}
+		r, ok1 := toFloat(v)
+		b, ok2 := toFloat(normalizeNumber(ref))
+		if ok1 && ok2 {
+			v = r * b
+		}
+	}
+	switch p.Target {
+	case TargetArg:
+		if arg, ok := kohya.LookupArg(p.Name); ok {
+			v = typedFor(arg.Kind, v)
+		}
+	case TargetNetworkArg:
+		if na, ok := kohya.LookupNetworkArg(p.Name); ok {
+			v = typedFor(na.Kind, v)
+		}
+	}
+	return v
+}
+
+// TrainedParams returns params as they were trained, for every view: a
+// ratio_of param's ratio multiplied out by its reference (network_alpha
+// 0.5 of network_dim 16 is 8), exactly as TrialConfig writes it; other
+// values are copied unchanged. The sampler, the importance chart and
+// --enqueue files keep the ratio, the searched coordinate. s may be nil.
+func (s *Spec) TrainedParams(params map[string]any) map[string]any {
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
+	if s == nil {
+		return out
+	}
+	for _, p := range s.Search {
+		if v, ok := params[p.Name]; ok && p.RatioOf != "" {
+			out[p.Name] = s.trainedValue(p, params, v)
+		}
+	}
+	return out
+}
+
+// Ratios returns the searched ratio of each ratio_of param params holds
+// (network_alpha → 0.5), nil when there is none. s may be nil.
+func (s *Spec) Ratios(params map[string]any) map[string]any {
+	var out map[string]any
+	for _, p := range s.ratioParams() {
+		if v, ok := params[p.Name]; ok {
+			if out == nil {
+				out = map[string]any{}
+			}
+			out[p.Name] = normalizeNumber(v)
+		}
+	}
+	return out
+}
+
+func (s *Spec) ratioParams() []Param {
+	if s == nil {
+		return nil
+	}
+	var out []Param
+	for _, p := range s.Search {
+		if p.RatioOf != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// FormatTrainedParam renders params[name] as trained, for tables and
+// listings: a ratio_of param reads "2.07 (0.6902×network_dim)", the value
+// trained with the searched ratio beside it. ok is false when params does
+// not hold name. s may be nil.
+func (s *Spec) FormatTrainedParam(params map[string]any, name string) (string, bool) {
+	v, ok := params[name]
+	if !ok {
+		return "", false
+	}
+	for _, p := range s.ratioParams() {
+		if p.Name == name {
+			return fmt.Sprintf("%s (%s×%s)", FormatValue(s.trainedValue(p, params, v)), FormatValue(normalizeNumber(v)), p.RatioOf), true
+		}
+	}
+	return FormatValue(v), true
+}
+
+// FormatTrainedParams is FormatParams of the values as trained, each ratio
+// beside its ratio_of param's value: "network_alpha=8 (0.5×network_dim)
+// network_dim=16".
+func (s *Spec) FormatTrainedParams(params map[string]any) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v, _ := s.FormatTrainedParam(params, k)
+		parts[i] = k + "=" + v
+	}
+	return strings.Join(parts, " ")
 }
 
 // typedFor converts a numeric value to the type an argument kind is written

@@ -245,7 +245,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 			if err := writeTrialsTable(stdout, rows, spec); err != nil {
 				return err
 			}
-			writeRepeats(stdout, sweep.RankRepeats(trials, sweep.Direction(spec.Objective.Direction)))
+			writeRepeats(stdout, spec, sweep.RankRepeats(trials, sweep.Direction(spec.Objective.Direction)))
 		}
 	}
 	if res.FreedBytes > 0 {
@@ -306,14 +306,14 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 }
 
 // writeRepeats prints the repeated configs ranked by mean ± spread.
-func writeRepeats(w io.Writer, groups []sweep.RepeatGroup) {
+func writeRepeats(w io.Writer, spec *sweep.Spec, groups []sweep.RepeatGroup) {
 	if len(groups) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\nrepeated configs, ranked by mean over seeds:\n")
 	for _, g := range groups {
 		fmt.Fprintf(w, "  trial %d (+%d repeats): mean %.4g ± %.2g over %d run(s): %s\n",
-			g.Number, len(g.Repeats), g.Mean, g.Std, len(g.Values), sweep.FormatParams(g.Params))
+			g.Number, len(g.Repeats), g.Mean, g.Std, len(g.Values), spec.FormatTrainedParams(g.Params))
 	}
 }
 
