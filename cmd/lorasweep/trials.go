@@ -39,7 +39,7 @@ that reaches the storage (--storage or LORASWEEP_STORAGE).`,
 			out := cmd.OutOrStdout()
 			if format != "table" {
 				// The same listing `export --format csv|json` writes.
-				listing, err := reports.ListTrials(cmd.Context(), store, id)
+				listing, err := reports.ListTrials(cmd.Context(), store, spec, id)
 				if err != nil {
 					return err
 				}
