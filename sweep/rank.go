@@ -1,7 +1,7 @@
 package sweep
 
 import (
-	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -70,9 +70,8 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 		Frozen:   t,
 	}
 	if raw, ok := t.SystemAttrs[attrParams]; ok {
-		p := map[string]any{}
-		if json.Unmarshal([]byte(raw), &p) == nil {
-			r.Params = normalizeJSONParams(p)
+		if p, err := decodeParams(raw); err == nil {
+			r.Params = p
 		}
 	}
 	if r.Params == nil {
@@ -267,4 +266,35 @@ func meanStd(v []float64) (float64, float64) {
 		ss += (x - mean) * (x - mean)
 	}
 	return mean, math.Sqrt(ss / float64(len(v)-1))
+}
+
+// encodeParams writes user-facing params for the lorasweep:params attr with
+// floats keeping a decimal point, so that a whole float (a categorical
+// choice 1.0, a learning rate of 1) reads back as a float and not as the
+// integer 1. Values typedJSON cannot write are an error.
+func encodeParams(p map[string]any) ([]byte, error) {
+	if p == nil {
+		p = map[string]any{}
+	}
+	b, err := typedJSON(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	return b, nil
+}
+
+// decodeParams reads what encodeParams wrote: numbers with a decimal point
+// or exponent are float64, others int64 (so an enqueued network_dim stays
+// an int in the trainer's TOML). Params stored before floats kept their
+// point read whole floats as int64; Spec.canonicalParams maps those back.
+func decodeParams(raw string) (map[string]any, error) {
+	v, err := untypedJSON([]byte(raw))
+	if err != nil {
+		return nil, fmt.Errorf("decode params: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("decode params: expected an object, got %s", raw)
+	}
+	return m, nil
 }

@@ -254,13 +254,7 @@ func (s *Spec) InternalFromParams(params map[string]any) (map[string]float64, bo
 		}
 		chosen[p.Name] = v
 		if p.Type == ParamCategorical {
-			cs := choiceString(normalizeNumber(v))
-			idx := -1
-			for i, c := range p.Choices {
-				if choiceString(c) == cs {
-					idx = i
-				}
-			}
+			idx := p.choiceIndex(v)
 			if idx < 0 {
 				inside = false
 				continue
@@ -279,6 +273,76 @@ func (s *Spec) InternalFromParams(params map[string]any) (map[string]float64, bo
 		out[p.Name] = f
 	}
 	return out, inside, nil
+}
+
+// choiceIndex finds v among a categorical's choices: by its written form,
+// else as the same number (an integer 1 read back from JSON is the choice
+// 1.0); -1 when it is none of them.
+func (p Param) choiceIndex(v any) int {
+	v = normalizeNumber(v)
+	cs := choiceString(v)
+	for i, c := range p.Choices {
+		if choiceString(c) == cs {
+			return i
+		}
+	}
+	if f, ok := toFloat(v); ok {
+		for i, c := range p.Choices {
+			if g, ok := toFloat(c); ok && g == f {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// checkValue checks a user's value for p (an --enqueue file's) and returns
+// it typed as the space types it (int64 for int, float64 for float, the
+// choice itself for a categorical); a non-empty string says what is wrong
+// and what would be valid.
+func (p Param) checkValue(v any) (any, string) {
+	v = normalizeNumber(v)
+	if p.Type == ParamCategorical {
+		if i := p.choiceIndex(v); i >= 0 {
+			return p.Choices[i], ""
+		}
+		return nil, fmt.Sprintf("%s is not one of the choices [%s]", describeValue(v), strings.Join(p.choiceStrings(), ", "))
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		return nil, fmt.Sprintf("expected a number (%s), got %s", p.summary(), describeValue(v))
+	}
+	if p.Type == ParamInt && f != math.Trunc(f) {
+		return nil, fmt.Sprintf("expected an integer (%s), got %s", p.summary(), describeValue(v))
+	}
+	if !p.contains(f) {
+		msg := fmt.Sprintf("%s lies outside the search space (%s)", describeValue(v), p.summary())
+		if p.RatioOf != "" {
+			msg += fmt.Sprintf("; %s is searched as a ratio of %s: write the ratio, not the value trained", p.Name, p.RatioOf)
+		}
+		return nil, msg
+	}
+	if p.Type == ParamInt {
+		return int64(f), ""
+	}
+	return f, ""
+}
+
+// canonicalParams types stored params as the space does (checkValue), so a
+// whole float read back as an integer is the float again; values that do
+// not fit the space, and names outside it, are kept as they are.
+func (s *Spec) canonicalParams(params map[string]any) map[string]any {
+	byName := s.paramIndex()
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		out[k] = v
+		if p, ok := byName[k]; ok {
+			if cv, msg := p.checkValue(v); msg == "" {
+				out[k] = cv
+			}
+		}
+	}
+	return out
 }
 
 func (p Param) contains(f float64) bool {

@@ -287,6 +287,16 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 	if len(opts.enqueue) == 0 {
 		return nil
 	}
+	// Every file is checked before anything is enqueued: one bad value
+	// leaves the sweep as it was.
+	configs := make([][]map[string]any, len(opts.enqueue))
+	for i, f := range opts.enqueue {
+		c, err := sweep.ReadEnqueueFile(spec, f)
+		if err != nil {
+			return usageError{fmt.Errorf("--enqueue: nothing enqueued:\n%w", err)}
+		}
+		configs[i] = c
+	}
 	study, err := sweep.OpenStudy(ctx, store, spec, opts.allowSpaceChange)
 	if err != nil {
 		var sce *sweep.SpaceChangedError
@@ -295,10 +305,10 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 		}
 		return err
 	}
-	for _, f := range opts.enqueue {
-		n, err := sweep.EnqueueFile(ctx, store, study.ID, spec, f)
+	for i, f := range opts.enqueue {
+		n, err := sweep.EnqueueConfigs(ctx, store, study.ID, spec, configs[i])
 		if err != nil {
-			return usageError{err}
+			return err
 		}
 		fmt.Fprintf(stderr, "lorasweep: %d config(s) enqueued from %s\n", n, f)
 	}
