@@ -262,7 +262,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 func trialDoneLine(s sweep.TrialSummary) string {
 	line := fmt.Sprintf("trial %d %s", s.Number, strings.ToLower(s.State.String()))
 	if s.HasValue {
-		line += fmt.Sprintf(": value %.4g at epoch %d", s.Value, s.BestEpoch)
+		line += fmt.Sprintf(": value %.4g", s.Value)
+		if s.BestEpoch > 0 {
+			line += fmt.Sprintf(" at %s", sweep.CandidateLabel(s.BestEpoch, 0))
+		}
 	}
 	if s.Reason != "" {
 		line += " (" + s.Reason
