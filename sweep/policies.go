@@ -376,24 +376,21 @@ func (c *Controller) applyRetention(ctx context.Context) error {
 		if done && (keep.Mode == KeepBestEpoch || !winners[t.ID]) {
 			continue
 		}
-		best := -1
-		if s, ok := t.SystemAttrs[attrBestEpoch]; ok && t.State != goptuna.TrialStateFail {
-			best, _ = strconv.Atoi(s)
-		}
-		if keep.Mode == KeepBestTrials && !winners[t.ID] {
-			best = -1
-		}
+		// The best candidate (epoch or step) keeps its checkpoint, except
+		// in a failed trial or one that dropped out of the N best.
+		row := RowFromTrial(t)
+		keepBest := t.State != goptuna.TrialStateFail && (keep.Mode != KeepBestTrials || winners[t.ID])
 		epochs, err := c.Store.Epochs(ctx, t.ID)
 		if err != nil {
 			return fmt.Errorf("list epochs of trial %d: %w", t.Number, err)
 		}
 		for _, e := range epochs {
-			if e.Epoch == best || e.Deleted || e.Checkpoint == "" {
+			if (keepBest && row.IsBest(e)) || e.Deleted || e.Checkpoint == "" {
 				continue
 			}
 			n, err := removeInside(run.TrialDir, e.Checkpoint)
 			if err != nil {
-				return fmt.Errorf("trial %d epoch %d: %w", t.Number, e.Epoch, err)
+				return fmt.Errorf("trial %d %s: %w", t.Number, e.Candidate(), err)
 			}
 			e.Deleted = true
 			if err := c.Store.RecordEpoch(ctx, e); err != nil {
