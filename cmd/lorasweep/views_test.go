@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/c-bata/goptuna"
 
@@ -192,7 +193,7 @@ func storedSweep(t *testing.T, dir string) string {
 		},
 		Sampler:   sweep.SamplerSpec{Kind: "random", Seed: 1},
 		Objective: objective.Spec{Direction: "maximize", Scorers: []objective.ScorerSpec{{Kind: "reference", Name: "likeness", Weight: 1}}},
-		Budget:    sweep.Budget{Trials: 3, Parallel: 1},
+		Budget:    sweep.Budget{Trials: 4, Parallel: 1},
 	}
 	study, err := sweep.OpenStudy(ctx, store, spec, false)
 	if err != nil {
@@ -229,6 +230,10 @@ func storedSweep(t *testing.T, dir string) string {
 				{Epoch: 2, Fraction: 1, Value: f(0.85), Images: 3, Expected: 3, Checkpoint: "/ckpt/t2-e2.safetensors"},
 			},
 		},
+		{ // running: its last candidate so far was scored on 1 of 3 images
+			params: `{"network_dim":4,"network_alpha":0.5}`, attrs: map[string]string{},
+			cands: []sweep.EpochRecord{{Epoch: 1, Fraction: 0.5, Value: f(0.4), Images: 1, Expected: 3, Partial: true}},
+		},
 	}
 	for i, tr := range trials {
 		claim, err := store.Claim(ctx, study.ID, 0)
@@ -250,6 +255,14 @@ func storedSweep(t *testing.T, dir string) string {
 			if err := store.RecordEpoch(ctx, e); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if tr.value == 0 { // still running
+			now := time.Now()
+			if err := store.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: "box:1", Host: "box", GPUs: []string{"0"},
+				TrialDir: filepath.Join(dir, "runs", "trial-0003"), Started: now, Heartbeat: now}); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
 		if err := store.SetTrialValue(claim.TrialID, tr.value); err != nil {
 			t.Fatal(err)
@@ -274,7 +287,7 @@ func TestViewsShowStepAndPartialCandidates(t *testing.T) {
 
 	table := trialsAs(t, dir, "cands", dsn, "table")
 	lines := strings.Split(strings.TrimSpace(table), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 5 {
 		t.Fatalf("table:\n%s", table)
 	}
 	for i, want := range []struct{ trial, best, alpha string }{
@@ -292,8 +305,8 @@ func TestViewsShowStepAndPartialCandidates(t *testing.T) {
 	if err := json.Unmarshal([]byte(trialsAs(t, dir, "cands", dsn, "json")), &listing); err != nil {
 		t.Fatal(err)
 	}
-	if len(listing) != 3 || listing[0].Number != 2 || listing[1].Number != 0 || listing[2].Number != 1 {
-		t.Fatalf("JSON order %+v, want trials 2, 0, 1", listing)
+	if len(listing) != 4 || listing[0].Number != 2 || listing[1].Number != 0 || listing[2].Number != 1 || listing[3].Number != 3 {
+		t.Fatalf("JSON order %+v, want trials 2, 0, 1, 3", listing)
 	}
 	steps := listing[1]
 	if steps.BestStep == nil || *steps.BestStep != 200 || steps.Best != "step 200" || len(steps.Candidates) != 2 ||
@@ -313,15 +326,15 @@ func TestViewsShowStepAndPartialCandidates(t *testing.T) {
 	}
 
 	rows := csvByColumn(t, trialsAs(t, dir, "cands", dsn, "csv"))
-	if len(rows) != 6 {
-		t.Fatalf("%d CSV rows, want one per candidate (6)", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("%d CSV rows, want one per candidate (7)", len(rows))
 	}
 	var states []string
 	for _, r := range rows {
 		states = append(states, r["number"]+":"+r["candidate"]+":"+r["candidate_state"]+":"+r["candidate_best"])
 	}
 	want := "2:epoch 1:complete:false 2:epoch 2:complete:true 0:step 100:complete:false 0:step 200:complete:true " +
-		"1:epoch 1:partial 2/3:true 1:epoch 2:unscorable:false"
+		"1:epoch 1:partial 2/3:true 1:epoch 2:unscorable:false 3:epoch 1:partial 1/3:false"
 	if got := strings.Join(states, " "); got != want {
 		t.Errorf("CSV candidates:\n got %s\nwant %s", got, want)
 	}
@@ -330,7 +343,8 @@ func TestViewsShowStepAndPartialCandidates(t *testing.T) {
 	}
 
 	status, stderr, code := runCLI(t, dir, "status", "--sweep", "cands", "--storage", dsn)
-	if code != 0 || !strings.Contains(status, "best: trial 2 = 0.85 at epoch 2: network_alpha=8 (0.25×network_dim) network_dim=32") {
+	if code != 0 || !strings.Contains(status, "best: trial 2 = 0.85 at epoch 2: network_alpha=8 (0.25×network_dim) network_dim=32") ||
+		!strings.Contains(status, "epoch 1 scored 0.4 (partial 1/3)") {
 		t.Errorf("status exited %d:\n%s%s", code, status, stderr)
 	}
 
