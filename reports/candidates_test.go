@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -166,6 +168,25 @@ func TestReportShowsCandidatesAndTrainedValues(t *testing.T) {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("report lacks %q", s)
 		}
+	}
+	// serve's rating page names each trial's best candidate and shows its
+	// samples at that candidate: the step trial's at step 200.
+	srv, err := NewServer(store, study.ID, ServerOptions{Token: "test-token-0123456789", LoopbackOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/rate", nil)
+	req.Host = "127.0.0.1:8080"
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	page := rec.Body.String()
+	for _, s := range []string{"best step 200", "best epoch 1 partial 1/2", "best epoch 2", "trial-0000/sample/e0_s200_0.png"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("rate page (%d) lacks %q", rec.Code, s)
+		}
+	}
+	if strings.Contains(page, "e0_s100_") {
+		t.Error("rate page shows the step trial's step 100 samples, not its best step's")
 	}
 	// The slice chart of network_alpha is drawn over the values trained:
 	// its x ticks reach past the ratio's range [0.25, 1].
