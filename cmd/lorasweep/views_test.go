@@ -30,6 +30,7 @@ type listingJSON struct {
 	BestEpoch  *int           `json:"best_epoch"`
 	BestStep   *int           `json:"best_step"`
 	Partial    string         `json:"partial"`
+	Enqueued   string         `json:"enqueued"`
 	Best       string         `json:"best"`
 	Params     map[string]any `json:"params"`
 	Ratios     map[string]any `json:"ratios"`
@@ -382,7 +383,8 @@ func TestViewsShowStepAndPartialCandidates(t *testing.T) {
 }
 
 // TestEnqueueRefusesBadValues: a bad --enqueue value is a usage error
-// naming the file, line and key, and nothing of any file is enqueued.
+// naming the file, line and key, and nothing of any file is enqueued —
+// neither on a new sweep nor on one that has trials.
 func TestEnqueueRefusesBadValues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
@@ -400,47 +402,58 @@ func TestEnqueueRefusesBadValues(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("- network_dim: 4\n  network_alpha: 2\n  lr_scheduler: cosine\n- {network_dim: four}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code := runCLI(t, dir, "run", "sweep.yaml", "--enqueue", good, "--enqueue", bad)
-	if code != 2 {
-		t.Errorf("run with a bad --enqueue file exited %d, want 2:\n%s", code, stderr)
-	}
-	for _, want := range []string{
-		bad + ":2: config 1: network_alpha: the integer 2 lies outside the search space (float [0.25, 1] × network_dim); network_alpha is searched as a ratio of network_dim: write the ratio, not the value trained",
-		bad + `:4: config 2: network_dim: expected a number (log-int [2, 8]), got the string "four"`,
-	} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("stderr lacks\n%s\n---\n%s", want, stderr)
-		}
-	}
-	if strings.Contains(stderr, "started") {
-		t.Errorf("trials started:\n%s", stderr)
-	}
-	// Nothing was enqueued, not even the good file's config.
 	dsn := "sqlite://" + filepath.Join(dir, "sweep.db")
-	if _, err := os.Stat(filepath.Join(dir, "sweep.db")); err == nil {
-		var listing []listingJSON
-		out, stderr, code := runCLI(t, dir, "trials", "--sweep", "e2e", "--storage", dsn, "--format", "json")
-		if code == 0 {
-			if err := json.Unmarshal([]byte(out), &listing); err != nil || len(listing) != 0 {
-				t.Errorf("trials after a refused --enqueue: %v %s", err, out)
+	refused := func(when string) {
+		t.Helper()
+		_, stderr, code := runCLI(t, dir, "run", "sweep.yaml", "--enqueue", good, "--enqueue", bad)
+		if code != 2 {
+			t.Errorf("%s: run with a bad --enqueue file exited %d, want 2:\n%s", when, code, stderr)
+		}
+		for _, want := range []string{
+			"nothing enqueued",
+			bad + ":2: config 1: network_alpha: the integer 2 lies outside the search space (float [0.25, 1] × network_dim); network_alpha is searched as a ratio of network_dim: write the ratio, not the value trained",
+			bad + `:4: config 2: network_dim: expected a number (log-int [2, 8]), got the string "four"`,
+		} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr lacks\n%s\n---\n%s", when, want, stderr)
 			}
-		} else if !strings.Contains(stderr, "e2e") {
-			t.Errorf("trials exited %d: %s", code, stderr)
+		}
+		if strings.Contains(stderr, "started") {
+			t.Errorf("%s: trials started:\n%s", when, stderr)
 		}
 	}
-	// The good file alone is enqueued and runs first, with its own values.
-	out, stderr, code := runCLI(t, dir, "run", "sweep.yaml", "--enqueue", good)
-	if code != 0 || !strings.Contains(stderr, "1 config(s) enqueued from "+good) {
-		t.Fatalf("run --enqueue good.yaml exited %d:\n%s\n%s", code, out, stderr)
+	refused("new sweep")
+	if _, stderr, code := runCLI(t, dir, "trials", "--sweep", "e2e", "--storage", dsn); code == 0 || !strings.Contains(stderr, `no sweep named "e2e"`) {
+		t.Errorf("after a refused --enqueue on a new sweep, trials exited %d: %s", code, stderr)
 	}
-	listing := listTrials(t, dir)
-	found := false
+	if _, stderr, code := runCLI(t, dir, "run", "sweep.yaml"); code != 0 {
+		t.Fatalf("run exited %d: %s", code, stderr)
+	}
+	refused("sweep with trials")
+	var listing []listingJSON
+	if err := json.Unmarshal([]byte(trialsAs(t, dir, "e2e", dsn, "json")), &listing); err != nil {
+		t.Fatal(err)
+	}
 	for _, l := range listing {
-		if l.Params["network_dim"] == 4.0 && l.Params["network_alpha"] == 2.0 {
-			found = true
+		if l.Enqueued == "enqueue" {
+			t.Errorf("trial %d is flagged %q after a refused --enqueue", l.Number, l.Enqueued)
 		}
 	}
-	if !found {
-		t.Errorf("the enqueued config (dim 4, ratio 0.5: alpha 2) is not among %+v", listing)
+	if len(listing) != 4 {
+		t.Errorf("%d trials after a refused --enqueue, want the sweep's 4", len(listing))
+	}
+	// The good file alone is enqueued (it waits: the budget is spent),
+	// listed with network_alpha as it will train: 0.5 × 4.
+	_, stderr, code := runCLI(t, dir, "run", "sweep.yaml", "--enqueue", good)
+	if code != 0 || !strings.Contains(stderr, "1 config(s) enqueued from "+good) {
+		t.Fatalf("run --enqueue good.yaml exited %d:\n%s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(trialsAs(t, dir, "e2e", dsn, "json")), &listing); err != nil {
+		t.Fatal(err)
+	}
+	last := listing[len(listing)-1]
+	if len(listing) != 5 || last.Enqueued != "enqueue" || last.State != "waiting" ||
+		last.Params["network_dim"] != 4.0 || last.Params["network_alpha"] != 2.0 || last.Ratios["network_alpha"] != 0.5 {
+		t.Errorf("after enqueueing good.yaml: %d trials, last %+v", len(listing), last)
 	}
 }
