@@ -45,7 +45,13 @@ type Data struct {
 // Trial is one trial with its records. Samples and Metrics are filled only
 // for detailed trials (see Load and LoadDetail).
 type Trial struct {
+	// TrialRow's Params are the values as trained (Spec.TrainedParams: a
+	// ratio_of param multiplied out), what tables and slices show.
 	sweep.TrialRow
+	// Searched are the params as the sampler searched them (a ratio_of
+	// param as its ratio): the importance chart and config rebuilding use
+	// these.
+	Searched map[string]any
 	// Run is the trial's latest run record, nil when it never started.
 	Run    *sweep.RunRecord
 	Epochs []sweep.EpochRecord
@@ -102,7 +108,8 @@ func Load(ctx context.Context, store Store, studyID int) (*Data, error) {
 	d.Trials = make([]Trial, len(rows))
 	for i, r := range rows {
 		r.Frozen = goptuna.FrozenTrial{} // the row keeps what reports need
-		t := Trial{TrialRow: r, Run: byTrial[r.ID]}
+		t := Trial{TrialRow: r, Run: byTrial[r.ID], Searched: r.Params}
+		t.Params = spec.TrainedParams(r.Params)
 		if t.Run != nil && t.Run.Ended != nil && !t.Run.Started.IsZero() {
 			// The run's own times: how long the trainer held its slot,
 			// without the wait in the queue.
@@ -170,14 +177,11 @@ func (d *Data) LoadDetail(ctx context.Context, store DetailReader, numbers ...in
 	return nil
 }
 
-// bestComponents decodes the best epoch's objective components, dropping
-// per-image details (reports need only the component values).
+// bestComponents decodes the best candidate's objective components,
+// dropping per-image details (reports need only the component values).
 func bestComponents(t Trial) []objective.Component {
-	if t.BestEpoch == nil {
-		return nil
-	}
 	for _, e := range t.Epochs {
-		if e.Epoch != *t.BestEpoch || e.Components == "" {
+		if !t.IsBest(e) || e.Components == "" {
 			continue
 		}
 		var comps []objective.Component
@@ -247,3 +251,12 @@ func (d *Data) ParamNames() []string {
 
 // maximize reports whether larger values are better.
 func (d *Data) maximize() bool { return d.Direction == goptuna.StudyDirectionMaximize }
+
+// searched is the trial's params as searched (Searched, else Params for a
+// Trial built without Load).
+func (t *Trial) searched() map[string]any {
+	if t.Searched != nil {
+		return t.Searched
+	}
+	return t.Params
+}

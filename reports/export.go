@@ -110,7 +110,9 @@ type TrialExport struct {
 	Number int
 	State  string
 	// Value is the trial's stored value (nil without one).
-	Value  *float64
+	Value *float64
+	// Params are as searched (a ratio_of param as its ratio): Config
+	// holds the values trained.
 	Params map[string]any
 	// Config is the flat sd-scripts config exactly as trained, with output
 	// paths as asked and every path absolute.
@@ -119,13 +121,15 @@ type TrialExport struct {
 	SDXL bool
 	// Trainer is the sweep's trainer (launcher, script, kind) for Argv.
 	Trainer runner.TrainerSpec
-	// BestEpoch is the best scored epoch (0: none); Epochs the trained
-	// epoch count when the config says it (0: unknown).
+	// BestEpoch is the best scored epoch (0: none), BestStep the best step
+	// of a trial that samples by steps (0: none); Epochs the trained epoch
+	// count when the config says it (0: unknown).
 	BestEpoch int
+	BestStep  int
 	Epochs    int
-	// BestStep is the best scored step when the trial sampled by steps
-	// (then BestEpoch is 0).
-	BestStep int
+	// Partial is "k/n" when the trial's value was scored on k of n sample
+	// images (it has no complete candidate); Notes then warn.
+	Partial string
 	// Checkpoint is the best epoch's .safetensors as recorded ("" when
 	// none); CheckpointOK says this machine can read it.
 	Checkpoint   string
@@ -183,9 +187,13 @@ func LoadTrialExport(ctx context.Context, store ExportStore, spec *sweep.Spec, s
 			run = &runs[i]
 		}
 	}
-	ex := &TrialExport{Sweep: spec.Name, Number: row.Number, State: row.State, Value: row.Value, Params: row.Params, Trainer: spec.Trainer}
+	ex := &TrialExport{Sweep: spec.Name, Number: row.Number, State: row.State, Value: row.Value, Params: row.Params,
+		Trainer: spec.Trainer, Partial: row.Partial}
 	if row.State != "complete" {
 		ex.note("trial %d is %s, not complete: its config is exported as it was given to the trainer", row.Number, row.State)
+	}
+	if row.Partial != "" {
+		ex.note("trial %d's value was scored on only %s of its best candidate's sample images (none of its candidates has all of them): it ranks below every trial scored on complete evidence, and its value may not hold up", row.Number, row.Partial)
 	}
 	if err := ex.buildConfig(spec, row, run, opt); err != nil {
 		return nil, err
@@ -356,55 +364,46 @@ func readTrialTOML(run *sweep.RunRecord) (kohya.Config, string, error) {
 	return c, path, nil
 }
 
-// findCheckpoint records the best epoch and its checkpoint, noting when the
-// file is gone (retention) or not on this machine.
+// findCheckpoint records the best candidate (epoch or step) and its
+// checkpoint, noting when the file is gone (retention) or not on this
+// machine.
 func (ex *TrialExport) findCheckpoint(ctx context.Context, store ExportStore, row sweep.TrialRow, run *sweep.RunRecord) error {
-	if run != nil && run.BestEpoch != nil {
+	switch {
+	case row.BestStep != nil:
+		ex.BestStep = *row.BestStep
+	case run != nil && run.BestEpoch != nil:
 		ex.BestEpoch = *run.BestEpoch
 		ex.Checkpoint = run.Checkpoint
-	} else if row.BestEpoch != nil {
+		row.BestEpoch = run.BestEpoch
+	case row.BestEpoch != nil:
 		ex.BestEpoch = *row.BestEpoch
-	}
-	if row.BestStep != nil {
-		ex.BestStep = *row.BestStep
-		if run != nil {
-			ex.Checkpoint = run.Checkpoint
-		}
 	}
 	if ex.BestEpoch == 0 && ex.BestStep == 0 {
 		ex.note("trial %d has no scored epoch or step: there is no checkpoint to hand over", ex.Number)
 		return nil
 	}
+	best := row.BestCandidate()
 	eps, err := store.Epochs(ctx, row.ID)
 	if err != nil {
 		return fmt.Errorf("read epochs of trial %d: %w", row.Number, err)
 	}
 	for _, e := range eps {
-		if e.Epoch != ex.BestEpoch || e.Step != ex.BestStep {
+		if !row.IsBest(e) {
 			continue
 		}
 		if ex.Checkpoint == "" {
 			ex.Checkpoint = e.Checkpoint
 		}
 		if e.Deleted {
-			ex.note("the best %s's checkpoint was deleted by the retention policy", e.Candidate())
+			ex.note("the best %s's checkpoint was deleted by the retention policy", best)
 		}
-	}
-	if ex.BestStep > 0 {
-		if ex.Checkpoint == "" {
-			ex.note("no checkpoint was recorded for step %d (save_every_n_steps did not save it)", ex.BestStep)
-			return nil
-		}
-		if st, err := os.Stat(ex.Checkpoint); err == nil && st.Mode().IsRegular() {
-			ex.CheckpointOK = true
-		} else {
-			ex.note("the checkpoint %s is not readable from this machine", ex.Checkpoint)
-		}
-		ex.note("the best candidate is step %d: use its checkpoint, not the final model (retraining this config saves step %d again; do not cut max_train_steps or the epochs, that changes the schedule)", ex.BestStep, ex.BestStep)
-		return nil
 	}
 	if ex.Checkpoint == "" {
-		ex.note("no checkpoint was recorded for epoch %d (save_every_n_epochs did not save it)", ex.BestEpoch)
+		save := "save_every_n_epochs"
+		if ex.BestStep > 0 {
+			save = "save_every_n_steps"
+		}
+		ex.note("no checkpoint was recorded for %s (%s did not save it)", best, save)
 		return nil
 	}
 	if st, err := os.Stat(ex.Checkpoint); err == nil && st.Mode().IsRegular() {
@@ -412,7 +411,9 @@ func (ex *TrialExport) findCheckpoint(ctx context.Context, store ExportStore, ro
 	} else {
 		ex.note("the checkpoint %s is not readable from this machine", ex.Checkpoint)
 	}
-	if ex.Epochs > 0 && ex.BestEpoch < ex.Epochs {
+	if ex.BestStep > 0 {
+		ex.note("the best candidate is step %d: use its checkpoint, not the final model (retraining this config saves step %d again; do not cut max_train_steps or the epochs, that changes the schedule)", ex.BestStep, ex.BestStep)
+	} else if ex.Epochs > 0 && ex.BestEpoch < ex.Epochs {
 		ex.note("the best epoch is %d of %d: use its checkpoint, not the final model (retraining this config saves epoch %d again; do not cut max_train_epochs, that changes the schedule)", ex.BestEpoch, ex.Epochs, ex.BestEpoch)
 	}
 	return nil
@@ -533,6 +534,9 @@ func (ex *TrialExport) Header() []string {
 		lines = append(lines, fmt.Sprintf("best epoch: %d%s; its checkpoint: %s", ex.BestEpoch, of, ex.Checkpoint))
 	case ex.BestEpoch > 0:
 		lines = append(lines, fmt.Sprintf("best epoch: %d (no checkpoint recorded)", ex.BestEpoch))
+	}
+	if ex.Partial != "" {
+		lines = append(lines, fmt.Sprintf("warning: scored on %s of its sample images only (partial evidence)", ex.Partial))
 	}
 	return lines
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -222,7 +223,7 @@ func (exportScorer) ScoreEpoch(_ context.Context, in objective.EpochInput) (obje
 // bestNumber is the number of the COMPLETE trial with the largest value.
 func (s *exportSweep) bestNumber(t *testing.T) int {
 	t.Helper()
-	list, err := reports.ListTrials(context.Background(), s.store, s.studyID)
+	list, err := reports.ListTrials(context.Background(), s.store, s.spec, s.studyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func sameTOML(t *testing.T, a, b any) bool {
 
 func TestExportGUIJSONRoundTrip(t *testing.T) {
 	s := newExportSweep(t, 6)
-	list, err := reports.ListTrials(context.Background(), s.store, s.studyID)
+	list, err := reports.ListTrials(context.Background(), s.store, s.spec, s.studyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +358,16 @@ func TestExportGUIJSONRoundTrip(t *testing.T) {
 				t.Fatalf("import exported GUI config: %v", err)
 			}
 			got := s.spec.ParamsFromConfig(cfg)
-			for name, want := range l.Params {
+			// ParamsFromConfig reads a ratio_of param back as its ratio:
+			// the listing's Params are as trained, its Ratios as searched.
+			searched := map[string]any{}
+			for name, v := range l.Params {
+				searched[name] = v
+			}
+			for name, v := range l.Ratios {
+				searched[name] = v
+			}
+			for name, want := range searched {
 				if !sameParam(got[name], want) {
 					t.Errorf("%s = %#v after the GUI round trip, want %#v", name, got[name], want)
 				}
@@ -605,7 +615,7 @@ func TestExportCopyCheckpoint(t *testing.T) {
 
 func TestExportTrialLists(t *testing.T) {
 	s := newExportSweep(t, 4)
-	list, err := reports.ListTrials(context.Background(), s.store, s.studyID)
+	list, err := reports.ListTrials(context.Background(), s.store, s.spec, s.studyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,25 +630,51 @@ func TestExportTrialLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 5 {
-		t.Fatalf("%d CSV rows, want header + 4", len(recs))
+	// One row per candidate, one for a trial without any.
+	want := 1
+	for _, l := range list {
+		want += max(1, len(l.Candidates))
+	}
+	if len(recs) != want || want < 1+2*4 {
+		t.Fatalf("%d CSV rows, want header + one per candidate (%d)", len(recs), want)
 	}
 	col := map[string]int{}
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	for _, name := range []string{"number", "state", "value", "best_epoch", "network_dim", "learning_rate", "checkpoint"} {
+	for _, name := range []string{"number", "state", "value", "best_epoch", "network_dim", "learning_rate", "checkpoint",
+		"candidate", "candidate_value", "candidate_state", "candidate_best", "candidate_checkpoint", "component_fake_normalized"} {
 		if _, ok := col[name]; !ok {
 			t.Errorf("CSV has no %s column: %q", name, recs[0])
 		}
 	}
-	for i, l := range list {
-		row := recs[i+1]
-		if row[col["number"]] != fmt.Sprint(l.Number) || row[col["state"]] != l.State {
-			t.Errorf("row %d = %q, want trial %d %s", i, row, l.Number, l.State)
+	row := 1
+	for _, l := range list {
+		bests := 0
+		for k, c := range l.Candidates {
+			rec := recs[row]
+			row++
+			if rec[col["number"]] != fmt.Sprint(l.Number) || rec[col["state"]] != l.State {
+				t.Errorf("row %d = %q, want trial %d %s", row, rec, l.Number, l.State)
+			}
+			if lr, ok := l.Params["learning_rate"].(float64); ok && rec[col["learning_rate"]] != fmt.Sprint(lr) {
+				t.Errorf("learning_rate %s, want full precision %v", rec[col["learning_rate"]], lr)
+			}
+			if rec[col["candidate"]] != c.Candidate || rec[col["candidate_value"]] != optFloatString(c.Value) {
+				t.Errorf("trial %d candidate %d: %q %q, want %s = %v", l.Number, k, rec[col["candidate"]], rec[col["candidate_value"]], c.Candidate, c.Value)
+			}
+			if rec[col["candidate_best"]] == "true" {
+				bests++
+				if l.BestEpoch == nil || c.Epoch != *l.BestEpoch || rec[col["component_fake_normalized"]] != optFloatString(c.Value) {
+					t.Errorf("trial %d: best row %q, want epoch %v with its component", l.Number, rec, l.BestEpoch)
+				}
+			}
 		}
-		if lr, ok := l.Params["learning_rate"].(float64); ok && row[col["learning_rate"]] != fmt.Sprint(lr) {
-			t.Errorf("learning_rate %s, want full precision %v", row[col["learning_rate"]], lr)
+		if len(l.Candidates) == 0 {
+			row++
+		}
+		if l.Value != nil && bests != 1 {
+			t.Errorf("trial %d has %d best candidate rows, want 1", l.Number, bests)
 		}
 	}
 
@@ -653,9 +689,26 @@ func TestExportTrialLists(t *testing.T) {
 	if len(back) != 4 || back[0]["state"] == nil || back[0]["params"] == nil {
 		t.Errorf("JSON listing %v", back)
 	}
+	for i, l := range list {
+		cands, _ := back[i]["candidates"].([]any)
+		if len(cands) != len(l.Candidates) || len(cands) == 0 {
+			t.Fatalf("trial %d: %d candidates in JSON, want %d", l.Number, len(cands), len(l.Candidates))
+		}
+		c0, _ := cands[0].(map[string]any)
+		if c0["candidate"] != l.Candidates[0].Candidate || c0["state"] != "complete" || c0["components"] == nil {
+			t.Errorf("trial %d: first candidate %v", l.Number, c0)
+		}
+	}
 	if bytes.Contains(buf.Bytes(), []byte(s.dsn)) {
 		t.Error("the storage DSN appears in the export")
 	}
+}
+
+func optFloatString(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
 }
 
 func TestParseExportFormat(t *testing.T) {

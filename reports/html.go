@@ -113,6 +113,7 @@ type rowView struct {
 	Value    string
 	ValueKey string
 	Epoch    string
+	EpochKey string
 	Params   []string
 	Duration string
 	DurKey   string
@@ -132,8 +133,11 @@ type cell struct {
 }
 
 type epochRow struct {
-	Epoch int
+	// Label is the candidate ("epoch 2", "step 1600"); State "partial
+	// k/n" or "unscorable" when it was not scored on all its images.
+	Label string
 	Value string
+	State string
 	Best  bool
 	Cells []cell
 }
@@ -344,7 +348,7 @@ func buildSummary(pg *page, d *Data) {
 	if best == nil {
 		return
 	}
-	bv := &bestView{Number: best.Number, Value: fmtValue(best.Value), Epoch: optInt(best.BestEpoch)}
+	bv := &bestView{Number: best.Number, Value: fmtValue(best.Value), Epoch: orDash(best.BestLabel())}
 	if base := d.Baseline(); base != nil && base.Value != nil && base.Number != best.Number {
 		bv.Baseline = fmt.Sprintf("trial %d: %s", base.Number, fmtValue(base.Value))
 		diff := *best.Value - *base.Value
@@ -358,8 +362,8 @@ func buildSummary(pg *page, d *Data) {
 		bv.Baseline = fmt.Sprintf("trial %d has no value (%s)", base.Number, orNone(base.Reason))
 	}
 	for _, name := range d.ParamNames() {
-		if v, ok := best.Params[name]; ok {
-			bv.Params = append(bv.Params, kv{name, sweep.FormatValue(v)})
+		if v, ok := d.Spec.FormatTrainedParam(best.searched(), name); ok {
+			bv.Params = append(bv.Params, kv{name, v})
 		}
 	}
 	pg.Best = bv
@@ -384,11 +388,11 @@ func orNone(s string) string {
 	return s
 }
 
-func optInt(v *int) string {
-	if v == nil {
+func orDash(s string) string {
+	if s == "" {
 		return "–"
 	}
-	return strconv.Itoa(*v)
+	return s
 }
 
 func buildTable(pg *page, d *Data) {
@@ -396,16 +400,17 @@ func buildTable(pg *page, d *Data) {
 	pg.Rows = make([]rowView, len(d.Trials))
 	for i, t := range d.Trials {
 		r := rowView{Rank: i + 1, Number: t.Number, State: t.State, Value: fmtValue(t.Value),
-			Epoch: optInt(t.BestEpoch), Duration: fmtDuration(t.Duration), Class: t.State}
+			Epoch: orDash(t.BestLabel()), Duration: fmtDuration(t.Duration), Class: t.State}
 		if t.Value != nil {
 			r.ValueKey = strconv.FormatFloat(*t.Value, 'g', -1, 64)
 		}
 		r.DurKey = strconv.FormatFloat(t.Duration, 'f', 1, 64)
+		if c, ok := bestOf(&d.Trials[i]); ok {
+			r.EpochKey = strconv.Itoa(c.epoch + c.step)
+		}
 		r.Params = make([]string, len(pg.Params))
 		for k, name := range pg.Params {
-			if v, ok := t.Params[name]; ok {
-				r.Params[k] = sweep.FormatValue(v)
-			}
+			r.Params[k], _ = d.Spec.FormatTrainedParam(t.searched(), name)
 		}
 		var notes []string
 		if t.Baseline {
@@ -426,6 +431,10 @@ func buildTable(pg *page, d *Data) {
 		}
 		if t.Reason != "" {
 			notes = append(notes, t.Reason)
+		}
+		if t.Partial != "" {
+			notes = append(notes, "scored on "+t.Partial+" sample images")
+			r.Class += " partial"
 		}
 		r.Note = strings.Join(notes, ", ")
 		pg.Rows[i] = r
@@ -461,12 +470,30 @@ func gridTrials(d *Data, opts Options) []*Trial {
 	return out
 }
 
-// samplesAt returns one sample per prompt index at an epoch: the lowest
-// seed (samples are ordered by epoch, prompt index, seed).
-func samplesAt(t *Trial, epoch int) map[int]sweep.SampleRecord {
+// candidate names an epoch (step 0) or a step candidate (epoch 0).
+type candidate struct{ epoch, step int }
+
+func (c candidate) label() string { return sweep.CandidateLabel(c.epoch, c.step) }
+
+func sampleCandidate(s sweep.SampleRecord) candidate { return candidate{s.Epoch, s.Step} }
+
+// bestOf is the trial's best candidate; ok is false without one.
+func bestOf(t *Trial) (candidate, bool) {
+	switch {
+	case t.BestStep != nil:
+		return candidate{0, *t.BestStep}, true
+	case t.BestEpoch != nil:
+		return candidate{*t.BestEpoch, 0}, true
+	}
+	return candidate{}, false
+}
+
+// samplesAt returns one sample per prompt index at a candidate: the lowest
+// seed (samples are ordered by candidate, prompt index, seed).
+func samplesAt(t *Trial, c candidate) map[int]sweep.SampleRecord {
 	out := map[int]sweep.SampleRecord{}
 	for _, s := range t.Samples {
-		if s.Epoch != epoch {
+		if sampleCandidate(s) != c {
 			continue
 		}
 		if _, ok := out[s.PromptIndex]; !ok {
@@ -500,8 +527,8 @@ func buildGrid(pg *page, d *Data, opts Options) error {
 	}
 	sort.Slice(pg.Prompts, func(i, j int) bool { return pg.Prompts[i].Index < pg.Prompts[j].Index })
 	th := newThumbnailer(opts.ThumbPx)
-	cells := func(t *Trial, epoch int) []cell {
-		at := samplesAt(t, epoch)
+	cells := func(t *Trial, c candidate) []cell {
+		at := samplesAt(t, c)
 		out := make([]cell, len(pg.Prompts))
 		for k, p := range pg.Prompts {
 			s, ok := at[p.Index]
@@ -509,40 +536,44 @@ func buildGrid(pg *page, d *Data, opts Options) error {
 				continue
 			}
 			out[k] = cell{Thumb: th.thumb(s.Path), Href: fileLink(opts.BaseDir, s.Path),
-				Title: fmt.Sprintf("trial %d, epoch %d, seed %d: %s", t.Number, s.Epoch, s.Seed, s.Prompt)}
+				Title: fmt.Sprintf("trial %d, %s, seed %d: %s", t.Number, sampleCandidate(s).label(), s.Seed, s.Prompt)}
 		}
 		return out
 	}
 	// Encode every thumbnail the grid needs up front, in parallel.
 	var paths []string
 	for i, t := range rows {
+		best, hasBest := bestOf(t)
 		for _, s := range t.Samples {
-			if (t.BestEpoch != nil && s.Epoch == *t.BestEpoch) || i < opts.EpochTrials || t.Baseline {
+			if (hasBest && sampleCandidate(s) == best) || i < opts.EpochTrials || t.Baseline {
 				paths = append(paths, s.Path)
 			}
 		}
 	}
 	th.prefetch(paths)
 	for i, t := range rows {
-		epochs := sampleEpochs(t)
-		show := 0
-		if t.BestEpoch != nil {
-			show = *t.BestEpoch
-		} else if len(epochs) > 0 {
+		epochs := sampleCandidates(t)
+		show, ok := bestOf(t)
+		if !ok && len(epochs) > 0 {
 			show = epochs[len(epochs)-1]
 		}
-		g := gridRow{Number: t.Number, Value: fmtValue(t.Value), Epoch: strconv.Itoa(show), Cells: cells(t, show)}
+		g := gridRow{Number: t.Number, Value: fmtValue(t.Value), Epoch: show.label(), Cells: cells(t, show)}
+		if t.Partial != "" {
+			g.Epoch += " partial " + t.Partial
+		}
 		g.Label = fmt.Sprintf("trial %d", t.Number)
 		if t.Baseline {
 			g.Label += " (baseline)"
 		}
 		if i < opts.EpochTrials || t.Baseline {
-			vals := map[int]*float64{}
+			recs := map[candidate]sweep.EpochRecord{}
 			for _, e := range t.Epochs {
-				vals[e.Epoch] = e.Value
+				recs[candidate{e.Epoch, e.Step}] = e
 			}
-			for _, e := range epochs {
-				g.Epochs = append(g.Epochs, epochRow{Epoch: e, Value: fmtValue(vals[e]), Best: e == show, Cells: cells(t, e)})
+			for _, c := range epochs {
+				e := recs[c]
+				g.Epochs = append(g.Epochs, epochRow{Label: c.label(), Value: fmtValue(e.Value), State: candidateState(e),
+					Best: c == show, Cells: cells(t, c)})
 			}
 		}
 		pg.Grid = append(pg.Grid, g)
@@ -554,17 +585,40 @@ func buildGrid(pg *page, d *Data, opts Options) error {
 	return nil
 }
 
-func sampleEpochs(t *Trial) []int {
-	seen := map[int]bool{}
-	var out []int
+// sampleCandidates lists the candidates a trial has samples of in
+// schedule order: epochs, then steps.
+func sampleCandidates(t *Trial) []candidate {
+	seen := map[candidate]bool{}
+	var out []candidate
 	for _, s := range t.Samples {
-		if !seen[s.Epoch] {
-			seen[s.Epoch] = true
-			out = append(out, s.Epoch)
+		if c := sampleCandidate(s); !seen[c] {
+			seen[c] = true
+			out = append(out, c)
 		}
 	}
-	sort.Ints(out)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.step > 0) != (b.step > 0) {
+			return b.step > 0
+		}
+		if a.epoch != b.epoch {
+			return a.epoch < b.epoch
+		}
+		return a.step < b.step
+	})
 	return out
+}
+
+// candidateState is how a candidate was scored, for its row: "" when on
+// all its images, "partial k/n", or "unscorable" with the reason.
+func candidateState(e sweep.EpochRecord) string {
+	switch {
+	case e.Unscorable && e.Reason != "":
+		return "unscorable: " + e.Reason
+	case e.Unscorable:
+		return "unscorable"
+	}
+	return e.Completeness()
 }
 
 func buildCharts(pg *page, d *Data, opts Options) error {
@@ -587,6 +641,9 @@ func buildCharts(pg *page, d *Data, opts Options) error {
 	pg.Importance = ParamImportance(d)
 	if pg.Charts["importance"], err = importanceChart(pg.Importance); err != nil {
 		return err
+	}
+	if c := pg.Charts["importance"]; c != nil {
+		c.Caption += ratioNote(d.Spec)
 	}
 	var curves []*Trial
 	for i := range d.Trials {
@@ -669,7 +726,7 @@ func lrCurve(d *Data, t *Trial) plotter.XYs {
 	if len(rec) > 0 || d.Spec == nil || len(t.Metrics) == 0 {
 		return rec
 	}
-	cfg := d.Spec.TrialConfig(t.Params)
+	cfg := d.Spec.TrialConfig(t.searched())
 	last := t.Metrics[len(t.Metrics)-1].Step
 	total := last
 	frac := 0.0
@@ -766,4 +823,23 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// ratioNote says, under the importance chart, that ratio_of params are
+// judged by the ratio the sampler searched, while tables and slices show
+// the value trained.
+func ratioNote(spec *sweep.Spec) string {
+	if spec == nil {
+		return ""
+	}
+	var parts []string
+	for _, p := range spec.Search {
+		if p.RatioOf != "" {
+			parts = append(parts, p.Name+" is measured by its ratio to "+p.RatioOf)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(parts, "; ") + " (the coordinate the sampler searches); the tables and slice charts show the value trained."
 }

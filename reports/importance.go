@@ -54,7 +54,9 @@ func ParamImportance(d *Data) []Importance {
 	for _, a := range axes(d) {
 		var all, top []float64
 		for k, t := range ts {
-			v, ok := t.Params[a.name]
+			// The searched coordinate: a ratio_of param's ratio, not the
+			// value trained, which also moves with its reference.
+			v, ok := t.searched()[a.name]
 			if !ok {
 				continue
 			}

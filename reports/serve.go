@@ -519,21 +519,17 @@ type rateRow struct {
 	Options []int
 }
 
-// bestSamples are a trial's samples at its best epoch (its last sampled
-// epoch without one), in prompt order.
+// bestSamples are a trial's samples at its best candidate (its last
+// sampled one without one), in prompt order.
 func bestSamples(t *Trial) []imageView {
-	epoch := -1
-	if t.BestEpoch != nil {
-		epoch = *t.BestEpoch
-	} else {
-		for _, s := range t.Samples {
-			epoch = max(epoch, s.Epoch)
-		}
+	best, ok := bestOf(t)
+	if cs := sampleCandidates(t); !ok && len(cs) > 0 {
+		best = cs[len(cs)-1]
 	}
 	var out []imageView
 	var ss []sweep.SampleRecord
 	for _, s := range t.Samples {
-		if s.Epoch == epoch {
+		if sampleCandidate(s) == best {
 			ss = append(ss, s)
 		}
 	}
@@ -561,7 +557,7 @@ var ratePageTmpl = template.Must(template.New("rate").Parse(`<!DOCTYPE html>
 <body><p><a href="/live/">report</a> · <a href="/compare">compare two trials</a></p>
 <h1>Rate trials of {{.Sweep}}</h1>
 <p>Stars and picks are stored with the sweep. They never change a trial's value; a <code>{kind: rating}</code> scorer in the objective uses them to re-rank finished trials.</p>
-{{range .Rows}}<div class="trial" id="trial-{{.Number}}"><b>trial {{.Number}}</b> value {{.Value}} · best epoch {{.Epoch}} · stars {{.Stars}} · picks {{.Picks}}
+{{range .Rows}}<div class="trial" id="trial-{{.Number}}"><b>trial {{.Number}}</b> value {{.Value}} · best {{.Epoch}} · stars {{.Stars}} · picks {{.Picks}}
 <form method="post" action="/api/rate"><input type="hidden" name="token" value="{{$.Token}}"><input type="hidden" name="trial" value="{{.Number}}">
 {{range .Options}}<button name="stars" value="{{.}}">{{.}}★</button>{{end}}</form><br>
 {{range .Images}}<img src="{{.URL}}" alt="{{.Prompt}}" title="{{.Prompt}}">{{end}}</div>
@@ -582,7 +578,7 @@ func (s *Server) ratePage(w http.ResponseWriter, r *http.Request) {
 	var rows []rateRow
 	for _, t := range trials {
 		stars, nStars, wins, games := ratings.summary(t.Number)
-		row := rateRow{Number: t.Number, Value: fmtValue(t.Value), Epoch: optInt(t.BestEpoch), Stars: "-", Picks: "-",
+		row := rateRow{Number: t.Number, Value: fmtValue(t.Value), Epoch: orDash(t.BestLabel()), Stars: "-", Picks: "-",
 			Images: bestSamples(t), Options: []int{1, 2, 3, 4, 5}}
 		if nStars > 0 {
 			row.Stars = fmt.Sprintf("%.1f (%d)", stars, nStars)

@@ -2,11 +2,9 @@ package sweep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -535,11 +533,11 @@ func (c *Controller) trialParams(claim ClaimResult) (map[string]any, map[string]
 		// Enqueued configs (the baseline, --enqueue, retries) run with their
 		// own values, even outside the space; only the in-space ones enter
 		// the sampler's history.
-		params := map[string]any{}
-		if err := json.Unmarshal([]byte(raw), &params); err != nil {
-			return nil, nil, fmt.Errorf("trial %d: decode enqueued params: %w", claim.Number, err)
+		params, err := decodeParams(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trial %d: enqueued params: %w", claim.Number, err)
 		}
-		params = normalizeJSONParams(params)
+		params = c.Spec.canonicalParams(params)
 		internal, inside, err := c.internalFromParams(params)
 		if err != nil {
 			return nil, nil, fmt.Errorf("trial %d: %w", claim.Number, err)
@@ -569,7 +567,7 @@ func (c *Controller) trialParams(claim ClaimResult) (map[string]any, map[string]
 	if err != nil {
 		return nil, nil, fmt.Errorf("trial %d: suggest params: %w", claim.Number, err)
 	}
-	raw, err := json.Marshal(params)
+	raw, err := encodeParams(params)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -577,17 +575,6 @@ func (c *Controller) trialParams(claim ClaimResult) (map[string]any, map[string]
 		return nil, nil, fmt.Errorf("trial %d: record params: %w", claim.Number, err)
 	}
 	return params, attrs, nil
-}
-
-// normalizeJSONParams turns JSON numbers that are whole into int64 so that
-// an enqueued network_dim stays an int in the trainer's TOML.
-func normalizeJSONParams(p map[string]any) map[string]any {
-	for k, v := range p {
-		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			p[k] = int64(f)
-		}
-	}
-	return p
 }
 
 // trialDir returns a directory for the trial that holds nothing yet: outputs

@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -152,7 +151,7 @@ func (c *Controller) retryOOM(ctx context.Context, tr *trialRun) error {
 	if err != nil {
 		return fmt.Errorf("trial %d: enqueue OOM retry: %w", tr.number, err)
 	}
-	c.log().Info("out of memory: retry enqueued", "trial", tr.number, "retry_trial_id", id, "params", FormatParams(params))
+	c.log().Info("out of memory: retry enqueued", "trial", tr.number, "retry_trial_id", id, "params", c.Spec.FormatTrainedParams(params))
 	return nil
 }
 
@@ -377,26 +376,16 @@ func (c *Controller) applyRetention(ctx context.Context) error {
 		if done && (keep.Mode == KeepBestEpoch || !winners[t.ID]) {
 			continue
 		}
-		// The best candidate: an epoch, or a step (epoch 0) for trials
-		// that sampled by steps.
-		best := candidate{epoch: -1}
-		if t.State != goptuna.TrialStateFail {
-			if s, ok := t.SystemAttrs[attrBestEpoch]; ok {
-				best.epoch, _ = strconv.Atoi(s)
-			} else if s, ok := t.SystemAttrs[attrBestStep]; ok {
-				best.epoch = 0
-				best.step, _ = strconv.Atoi(s)
-			}
-		}
-		if keep.Mode == KeepBestTrials && !winners[t.ID] {
-			best = candidate{epoch: -1}
-		}
+		// The best candidate (epoch or step) keeps its checkpoint, except
+		// in a failed trial or one that dropped out of the N best.
+		row := RowFromTrial(t)
+		keepBest := t.State != goptuna.TrialStateFail && (keep.Mode != KeepBestTrials || winners[t.ID])
 		epochs, err := c.Store.Epochs(ctx, t.ID)
 		if err != nil {
 			return fmt.Errorf("list epochs of trial %d: %w", t.Number, err)
 		}
 		for _, e := range epochs {
-			if (candidate{e.Epoch, e.Step}) == best || e.Deleted || e.Checkpoint == "" {
+			if (keepBest && row.IsBest(e)) || e.Deleted || e.Checkpoint == "" {
 				continue
 			}
 			n, err := removeInside(run.TrialDir, e.Checkpoint)
@@ -465,52 +454,51 @@ func removeInside(dir, path string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// EnqueueFile reads known configs from a YAML or JSON file — a list of maps
-// of user-facing values (or one map) — and enqueues each as a trial flagged
-// "enqueue". Names must be search parameters or trainer arguments. A config
-// already enqueued from a file (same values) is skipped, so passing the same
-// file on every resume is harmless. It returns how many were added.
+// EnqueueFile reads known configs from a YAML or JSON file (ReadEnqueueFile:
+// all of them are checked before any is enqueued) and enqueues them
+// (EnqueueConfigs). It returns how many were added.
 func EnqueueFile(ctx context.Context, store Store, studyID int, spec *Spec, path string) (int, error) {
-	data, err := os.ReadFile(path)
+	configs, err := ReadEnqueueFile(spec, path)
 	if err != nil {
-		return 0, fmt.Errorf("read enqueue file: %w", err)
+		return 0, err
 	}
-	configs, err := parseEnqueue(data)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	byName := spec.paramIndex()
-	for i, cfg := range configs {
-		for k := range cfg {
-			_, inSpace := byName[k]
-			_, isArg := kohya.LookupArg(k)
-			// The command trainer sees only {param} placeholders, so an
-			// argument name means nothing to it unless it is searched.
-			if !inSpace && (!isArg || spec.Trainer.Kind == "command") {
-				return 0, fmt.Errorf("%s: config %d: %q is neither a search parameter nor an sd-scripts argument%s", path, i+1, k, didYouMean(k, spec.paramNames()))
-			}
-		}
-	}
+	return EnqueueConfigs(ctx, store, studyID, spec, configs)
+}
+
+// EnqueueConfigs enqueues configs ReadEnqueueFile returned, each as a
+// trial flagged "enqueue". A config already enqueued from a file (same
+// values) is skipped, so passing the same file on every resume is
+// harmless. It returns how many were added.
+func EnqueueConfigs(ctx context.Context, store Store, studyID int, spec *Spec, configs []map[string]any) (int, error) {
 	trials, err := store.GetAllTrials(studyID)
 	if err != nil {
 		return 0, fmt.Errorf("read trials: %w", err)
 	}
+	// Compared in one canonical form: params stored before whole floats
+	// kept their decimal point still match.
+	canonical := func(p map[string]any) string {
+		raw, err := encodeParams(spec.canonicalParams(p))
+		if err != nil {
+			return ""
+		}
+		return string(raw)
+	}
 	seen := map[string]bool{}
 	for _, t := range trials {
-		if t.SystemAttrs[attrEnqueued] == EnqueuedFile {
-			seen[t.SystemAttrs[attrParams]] = true
+		if t.SystemAttrs[attrEnqueued] != EnqueuedFile {
+			continue
+		}
+		if p, err := decodeParams(t.SystemAttrs[attrParams]); err == nil {
+			seen[canonical(p)] = true
 		}
 	}
 	added := 0
 	for _, cfg := range configs {
-		raw, err := json.Marshal(cfg)
-		if err != nil {
-			return added, fmt.Errorf("encode params: %w", err)
-		}
-		if seen[string(raw)] {
+		key := canonical(cfg)
+		if key != "" && seen[key] {
 			continue
 		}
-		seen[string(raw)] = true
+		seen[key] = true
 		if _, err := Enqueue(ctx, store, studyID, cfg, EnqueuedFile); err != nil {
 			return added, fmt.Errorf("enqueue config: %w", err)
 		}
@@ -519,41 +507,99 @@ func EnqueueFile(ctx context.Context, store Store, studyID int, spec *Spec, path
 	return added, nil
 }
 
-// parseEnqueue decodes an enqueue file: a list of maps, or one map. YAML is
-// a superset of JSON, so one decoder reads both.
-func parseEnqueue(data []byte) ([]map[string]any, error) {
-	var doc any
+// ReadEnqueueFile reads an --enqueue file — a YAML or JSON list of maps of
+// user-facing values, or one map — and checks every value against the
+// spec: a search parameter's value must have its type and lie in its range,
+// on its step grid or among its choices (a ratio_of param is written as
+// the ratio); any other name must be an sd-scripts argument (kohya and
+// builtin trainers) with a value of the argument's type. Every problem of
+// the file is reported at once, each with the file, line and key, as a
+// *SpecError; then nothing may be enqueued. Values come back typed as the
+// space types them (a choice 1.0 written as 1 is the choice 1.0).
+func ReadEnqueueFile(spec *Spec, path string) ([]map[string]any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read enqueue file: %w", err)
+	}
+	configs, problems := spec.parseEnqueue(path, data)
+	if len(problems) > 0 {
+		return nil, &SpecError{Problems: problems}
+	}
+	return configs, nil
+}
+
+// parseEnqueue decodes and checks an enqueue file. YAML is a superset of
+// JSON, so one decoder reads both, with lines.
+func (s *Spec) parseEnqueue(path string, data []byte) ([]map[string]any, []Problem) {
+	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parse enqueue file: %w", err)
+		return nil, []Problem{yamlSyntaxProblem(path, err)}
 	}
-	var list []any
-	switch d := doc.(type) {
-	case []any:
-		list = d
-	case map[string]any:
-		list = []any{d}
-	case nil:
-		return nil, nil
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil // an empty file enqueues nothing
+	}
+	p := &specParser{file: path}
+	root := deref(doc.Content[0])
+	var items []*yaml.Node
+	switch root.Kind {
+	case yaml.SequenceNode:
+		items = root.Content
+	case yaml.MappingNode:
+		items = []*yaml.Node{root}
 	default:
-		return nil, fmt.Errorf("expected a list of configs (maps of parameter: value), got %T", doc)
-	}
-	out := make([]map[string]any, 0, len(list))
-	for i, item := range list {
-		m, ok := item.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("config %d: expected a map of parameter: value, got %T", i+1, item)
+		if root.Tag == "!!null" {
+			return nil, nil
 		}
-		for k, v := range m {
-			switch x := v.(type) {
-			case int:
-				m[k] = int64(x)
-			case map[string]any, []any:
-				return nil, fmt.Errorf("config %d: %s: expected a number, string or bool", i+1, k)
+		p.errf(root, "", "expected a list of configs (maps of parameter: value), got %s", kindName(root))
+		return nil, p.problems
+	}
+	byName := s.paramIndex()
+	out := make([]map[string]any, 0, len(items))
+	for i, item := range items {
+		where := fmt.Sprintf("config %d", i+1)
+		item = deref(item)
+		if item.Kind != yaml.MappingNode {
+			p.errf(item, where, "expected a map of parameter: value, got %s", kindName(item))
+			continue
+		}
+		entries, _ := p.mapping(item, where, nil)
+		cfg := make(map[string]any, len(entries))
+		for _, e := range entries {
+			field := where + ": " + e.key
+			if e.v.Kind != yaml.ScalarNode {
+				p.errf(e.v, field, "expected a number, string or bool, got %s", kindName(e.v))
+				continue
 			}
+			v, ok := p.value(e.v, field)
+			if !ok {
+				continue
+			}
+			if prm, ok := byName[e.key]; ok {
+				cv, msg := prm.checkValue(v)
+				if msg != "" {
+					p.errf(e.v, field, "%s", msg)
+					continue
+				}
+				cfg[e.key] = cv
+				continue
+			}
+			// The command trainer sees only {param} placeholders, so an
+			// argument name means nothing to it unless it is searched.
+			arg, isArg := kohya.LookupArg(e.key)
+			if !isArg || s.Trainer.Kind == runner.KindCommand {
+				p.errf(e.k, field, "%q is neither a search parameter nor an sd-scripts argument%s", e.key, didYouMean(e.key, s.paramNames()))
+				continue
+			}
+			cv, msg := convertArg(arg, v)
+			if msg != "" {
+				p.errf(e.v, field, "%s", msg)
+				continue
+			}
+			cfg[e.key] = cv
 		}
-		out = append(out, m)
+		out = append(out, cfg)
 	}
-	return out, nil
+	return out, p.problems
 }
 
 func (s *Spec) paramNames() []string {

@@ -262,7 +262,7 @@ func TestEnqueueFileRunsConfigsOnceAndFlagsThem(t *testing.T) {
 	badFile := filepath.Join(dir, "bad.yaml")
 	for path, body := range map[string]string{
 		yamlFile: "- {x: 0.3, mode: a}\n",
-		jsonFile: `[{"x": 2.5, "mode": "b"}]`,
+		jsonFile: `[{"x": 0.25}]`,
 		badFile:  "- {netwrok_dim: 4}\n",
 	} {
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
@@ -276,7 +276,7 @@ func TestEnqueueFileRunsConfigsOnceAndFlagsThem(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "yaml list", file: yamlFile, added: 1},
-		{name: "json outside the space", file: jsonFile, added: 1},
+		{name: "json without mode: outside the space", file: jsonFile, added: 1},
 		{name: "same file again is skipped", file: yamlFile, added: 0},
 		{name: "unknown name", file: badFile, wantErr: true},
 	}
@@ -305,10 +305,118 @@ func TestEnqueueFileRunsConfigsOnceAndFlagsThem(t *testing.T) {
 	if in.Enqueued != sweep.EnqueuedFile || in.Outside || len(trials[0].Params) == 0 {
 		t.Errorf("in-space config: %+v, goptuna params %v; want flagged and in the sampler's history", in, trials[0].Params)
 	}
-	if !out.Outside || len(trials[1].Params) != 0 || out.Params["x"] != 2.5 {
+	if !out.Outside || len(trials[1].Params) != 0 || out.Params["x"] != 0.25 {
 		t.Errorf("out-of-space config: %+v, goptuna params %v; want its own values, outside the history", out, trials[1].Params)
 	}
-	if len(xs) != 2 || xs[1] != 2.5 {
-		t.Errorf("trainer configs' x = %v, want the enqueued 2.5 on the second", xs)
+	if len(xs) != 2 || xs[1] != 0.25 {
+		t.Errorf("trainer configs' x = %v, want the enqueued 0.25 on the second", xs)
+	}
+}
+
+// TestEnqueueFileChecksEveryValueFirst: a file with one bad value among
+// good configs is refused as a whole, every problem named with its file,
+// line and key, and nothing of it is enqueued.
+func TestEnqueueFileChecksEveryValueFirst(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	spec := writeSpec(t, dir, "enqcheck", 4, "")
+	ctx := context.Background()
+	study, err := sweep.OpenStudy(ctx, st, spec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "known.yaml")
+	body := "- {x: 0.3, mode: a}\n" +
+		"- x: 2.5\n" +
+		"  mode: b\n" +
+		"- {x: fast, mode: c}\n" +
+		"- {x: 0.5, mdoe: a}\n"
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sweep.EnqueueFile(ctx, st, study.ID, spec, file)
+	se, ok := sweep.IsSpecError(err)
+	if n != 0 || !ok {
+		t.Fatalf("added %d, err %v; want a refusal listing the problems", n, err)
+	}
+	want := []string{
+		file + ":2: config 2: x: the number 2.5 lies outside the search space (float [0, 1])",
+		file + `:4: config 3: x: expected a number (float [0, 1]), got the string "fast"`,
+		file + `:4: config 3: mode: the string "c" is not one of the choices [a, b]`,
+		file + `:5: config 4: mdoe: "mdoe" is neither a search parameter nor an sd-scripts argument (did you mean mode?)`,
+	}
+	if len(se.Problems) != len(want) {
+		t.Fatalf("problems:\n%v\nwant %d", err, len(want))
+	}
+	for i, w := range want {
+		if got := se.Problems[i].String(); got != w {
+			t.Errorf("problem %d:\n got %s\nwant %s", i, got, w)
+		}
+	}
+	trials := trialsOf(t, st, study.ID)
+	if len(trials) != 0 {
+		t.Errorf("%d trials enqueued from a refused file, want none", len(trials))
+	}
+}
+
+// TestEnqueuedWholeFloatChoiceStaysInSpace: a categorical choice 1.0
+// survives being stored as JSON and read back (it used to come back as
+// the integer 1 and be judged outside the space), and a file writing it as
+// 1 is the same config.
+func TestEnqueuedWholeFloatChoiceStaysInSpace(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	path := filepath.Join(dir, "float.yaml")
+	if err := os.WriteFile(path, []byte(`name: floatchoice
+output_root: ./runs
+trainer:
+  kind: command
+  command: [trainer, "{config}", "{x}", "{w}"]
+search:
+  x: {float: [0.0, 1.0]}
+  w: {choice: [1.0, 2.5]}
+sampler: {kind: random, seed: 3}
+objective: {direction: maximize, scorers: [{kind: loss}]}
+budget: {trials: 1, parallel: 1}
+gpus: none
+baseline: false
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := sweep.ParseSpecFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	study, err := sweep.OpenStudy(ctx, st, spec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "known.json")
+	if err := os.WriteFile(file, []byte(`[{"x": 0.5, "w": 1.0}, {"x": 0.5, "w": 1}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sweep.EnqueueFile(ctx, st, study.ID, spec, file)
+	if err != nil || n != 1 {
+		t.Fatalf("added %d, err %v; want 1 (1 and 1.0 are the same choice)", n, err)
+	}
+	r := newFakeRunner(1, 2)
+	var ws []any
+	r.behave = func(job runner.Job) *runner.Outcome { ws = append(ws, job.Config["w"]); return nil }
+	ctl := newController(spec, st, r)
+	ctl.Parallel = 1
+	if _, err := ctl.Run(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	trials := trialsOf(t, st, study.ID)
+	if len(trials) != 1 {
+		t.Fatalf("%d trials, want the enqueued one", len(trials))
+	}
+	row := sweep.RowFromTrial(trials[0])
+	if row.Outside || row.Params["w"] != 1.0 || trials[0].Params["w"] != "1.0" {
+		t.Errorf("enqueued w=1.0: outside %v, params %#v, goptuna params %v; want inside the space, the float 1.0", row.Outside, row.Params, trials[0].Params)
+	}
+	if len(ws) != 1 || ws[0] != 1.0 {
+		t.Errorf("trainer got w = %#v, want the float 1.0", ws)
 	}
 }

@@ -1,7 +1,6 @@
 package sweep
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -79,9 +78,8 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 		OlderObjective: t.SystemAttrs[AttrSuperseded] != "",
 	}
 	if raw, ok := t.SystemAttrs[attrParams]; ok {
-		p := map[string]any{}
-		if json.Unmarshal([]byte(raw), &p) == nil {
-			r.Params = normalizeJSONParams(p)
+		if p, err := decodeParams(raw); err == nil {
+			r.Params = p
 		}
 	}
 	if r.Params == nil {
@@ -123,6 +121,31 @@ func (r TrialRow) BestCandidate() string {
 		return CandidateLabel(*r.BestEpoch, 0)
 	}
 	return ""
+}
+
+// BestLabel is BestCandidate with the evidence beside it when the value
+// was scored on part of its sample images ("epoch 2 partial 2/9"), "" when
+// the trial has neither.
+func (r TrialRow) BestLabel() string {
+	s := r.BestCandidate()
+	if r.Partial != "" {
+		if s != "" {
+			s += " "
+		}
+		s += "partial " + r.Partial
+	}
+	return s
+}
+
+// IsBest reports whether e is the trial's best candidate.
+func (r TrialRow) IsBest(e EpochRecord) bool {
+	switch {
+	case r.BestStep != nil:
+		return e.Step == *r.BestStep
+	case r.BestEpoch != nil:
+		return e.Step == 0 && e.Epoch == *r.BestEpoch
+	}
+	return false
 }
 
 // Rank orders trials best first: COMPLETE trials by value in the
@@ -282,4 +305,35 @@ func meanStd(v []float64) (float64, float64) {
 		ss += (x - mean) * (x - mean)
 	}
 	return mean, math.Sqrt(ss / float64(len(v)-1))
+}
+
+// encodeParams writes user-facing params for the lorasweep:params attr with
+// floats keeping a decimal point, so that a whole float (a categorical
+// choice 1.0, a learning rate of 1) reads back as a float and not as the
+// integer 1. Values typedJSON cannot write are an error.
+func encodeParams(p map[string]any) ([]byte, error) {
+	if p == nil {
+		p = map[string]any{}
+	}
+	b, err := typedJSON(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	return b, nil
+}
+
+// decodeParams reads what encodeParams wrote: numbers with a decimal point
+// or exponent are float64, others int64 (so an enqueued network_dim stays
+// an int in the trainer's TOML). Params stored before floats kept their
+// point read whole floats as int64; Spec.canonicalParams maps those back.
+func decodeParams(raw string) (map[string]any, error) {
+	v, err := untypedJSON([]byte(raw))
+	if err != nil {
+		return nil, fmt.Errorf("decode params: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("decode params: expected an object, got %s", raw)
+	}
+	return m, nil
 }

@@ -254,13 +254,7 @@ func (s *Spec) InternalFromParams(params map[string]any) (map[string]float64, bo
 		}
 		chosen[p.Name] = v
 		if p.Type == ParamCategorical {
-			cs := choiceString(normalizeNumber(v))
-			idx := -1
-			for i, c := range p.Choices {
-				if choiceString(c) == cs {
-					idx = i
-				}
-			}
+			idx := p.choiceIndex(v)
 			if idx < 0 {
 				inside = false
 				continue
@@ -279,6 +273,76 @@ func (s *Spec) InternalFromParams(params map[string]any) (map[string]float64, bo
 		out[p.Name] = f
 	}
 	return out, inside, nil
+}
+
+// choiceIndex finds v among a categorical's choices: by its written form,
+// else as the same number (an integer 1 read back from JSON is the choice
+// 1.0); -1 when it is none of them.
+func (p Param) choiceIndex(v any) int {
+	v = normalizeNumber(v)
+	cs := choiceString(v)
+	for i, c := range p.Choices {
+		if choiceString(c) == cs {
+			return i
+		}
+	}
+	if f, ok := toFloat(v); ok {
+		for i, c := range p.Choices {
+			if g, ok := toFloat(c); ok && g == f {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// checkValue checks a user's value for p (an --enqueue file's) and returns
+// it typed as the space types it (int64 for int, float64 for float, the
+// choice itself for a categorical); a non-empty string says what is wrong
+// and what would be valid.
+func (p Param) checkValue(v any) (any, string) {
+	v = normalizeNumber(v)
+	if p.Type == ParamCategorical {
+		if i := p.choiceIndex(v); i >= 0 {
+			return p.Choices[i], ""
+		}
+		return nil, fmt.Sprintf("%s is not one of the choices [%s]", describeValue(v), strings.Join(p.choiceStrings(), ", "))
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		return nil, fmt.Sprintf("expected a number (%s), got %s", p.summary(), describeValue(v))
+	}
+	if p.Type == ParamInt && f != math.Trunc(f) {
+		return nil, fmt.Sprintf("expected an integer (%s), got %s", p.summary(), describeValue(v))
+	}
+	if !p.contains(f) {
+		msg := fmt.Sprintf("%s lies outside the search space (%s)", describeValue(v), p.summary())
+		if p.RatioOf != "" {
+			msg += fmt.Sprintf("; %s is searched as a ratio of %s: write the ratio, not the value trained", p.Name, p.RatioOf)
+		}
+		return nil, msg
+	}
+	if p.Type == ParamInt {
+		return int64(f), ""
+	}
+	return f, ""
+}
+
+// canonicalParams types stored params as the space does (checkValue), so a
+// whole float read back as an integer is the float again; values that do
+// not fit the space, and names outside it, are kept as they are.
+func (s *Spec) canonicalParams(params map[string]any) map[string]any {
+	byName := s.paramIndex()
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		out[k] = v
+		if p, ok := byName[k]; ok {
+			if cv, msg := p.checkValue(v); msg == "" {
+				out[k] = cv
+			}
+		}
+	}
+	return out
 }
 
 func (p Param) contains(f float64) bool {
@@ -335,34 +399,127 @@ func (s *Spec) TrialConfig(params map[string]any) kohya.Config {
 		if !ok {
 			continue
 		}
-		v = normalizeNumber(v)
-		if p.RatioOf != "" {
-			ref, ok := params[p.RatioOf]
-			if !ok {
-				ref = s.Base[p.RatioOf]
-			}
-			r, ok1 := toFloat(v)
-			b, ok2 := toFloat(normalizeNumber(ref))
-			if ok1 && ok2 {
-				v = r * b
-			}
-		}
+		v = s.trainedValue(p, params, v)
 		switch p.Target {
-		case TargetArg:
-			if arg, ok := kohya.LookupArg(p.Name); ok {
-				v = typedFor(arg.Kind, v)
-			}
+		case TargetArg, TargetFree:
 			cfg[p.Name] = v
 		case TargetNetworkArg:
-			if na, ok := kohya.LookupNetworkArg(p.Name); ok {
-				v = typedFor(na.Kind, v)
-			}
 			cfg["network_args"] = mergeNetworkArg(cfg["network_args"], p.Name, v)
-		case TargetFree:
-			cfg[p.Name] = v
 		}
 	}
 	return cfg
+}
+
+// trainedValue is param p's value v as the trainer gets it: a ratio_of
+// param multiplied by its reference (from params, else the base), then
+// typed as its argument is written.
+func (s *Spec) trainedValue(p Param, params map[string]any, v any) any {
+	v = normalizeNumber(v)
+	if p.RatioOf != "" {
+		ref, ok := params[p.RatioOf]
+		if !ok {
+			ref = s.Base[p.RatioOf]
+		}
+		r, ok1 := toFloat(v)
+		b, ok2 := toFloat(normalizeNumber(ref))
+		if ok1 && ok2 {
+			v = r * b
+		}
+	}
+	switch p.Target {
+	case TargetArg:
+		if arg, ok := kohya.LookupArg(p.Name); ok {
+			v = typedFor(arg.Kind, v)
+		}
+	case TargetNetworkArg:
+		if na, ok := kohya.LookupNetworkArg(p.Name); ok {
+			v = typedFor(na.Kind, v)
+		}
+	}
+	return v
+}
+
+// TrainedParams returns params as they were trained, for every view: a
+// ratio_of param's ratio multiplied out by its reference (network_alpha
+// 0.5 of network_dim 16 is 8), exactly as TrialConfig writes it; other
+// values are copied unchanged. The sampler, the importance chart and
+// --enqueue files keep the ratio, the searched coordinate. s may be nil.
+func (s *Spec) TrainedParams(params map[string]any) map[string]any {
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
+	if s == nil {
+		return out
+	}
+	for _, p := range s.Search {
+		if v, ok := params[p.Name]; ok && p.RatioOf != "" {
+			out[p.Name] = s.trainedValue(p, params, v)
+		}
+	}
+	return out
+}
+
+// Ratios returns the searched ratio of each ratio_of param params holds
+// (network_alpha → 0.5), nil when there is none. s may be nil.
+func (s *Spec) Ratios(params map[string]any) map[string]any {
+	var out map[string]any
+	for _, p := range s.ratioParams() {
+		if v, ok := params[p.Name]; ok {
+			if out == nil {
+				out = map[string]any{}
+			}
+			out[p.Name] = normalizeNumber(v)
+		}
+	}
+	return out
+}
+
+func (s *Spec) ratioParams() []Param {
+	if s == nil {
+		return nil
+	}
+	var out []Param
+	for _, p := range s.Search {
+		if p.RatioOf != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// FormatTrainedParam renders params[name] as trained, for tables and
+// listings: a ratio_of param reads "2.07 (0.6902×network_dim)", the value
+// trained with the searched ratio beside it. ok is false when params does
+// not hold name. s may be nil.
+func (s *Spec) FormatTrainedParam(params map[string]any, name string) (string, bool) {
+	v, ok := params[name]
+	if !ok {
+		return "", false
+	}
+	for _, p := range s.ratioParams() {
+		if p.Name == name {
+			return fmt.Sprintf("%s (%s×%s)", FormatValue(s.trainedValue(p, params, v)), FormatValue(normalizeNumber(v)), p.RatioOf), true
+		}
+	}
+	return FormatValue(v), true
+}
+
+// FormatTrainedParams is FormatParams of the values as trained, each ratio
+// beside its ratio_of param's value: "network_alpha=8 (0.5×network_dim)
+// network_dim=16".
+func (s *Spec) FormatTrainedParams(params map[string]any) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v, _ := s.FormatTrainedParam(params, k)
+		parts[i] = k + "=" + v
+	}
+	return strings.Join(parts, " ")
 }
 
 // typedFor converts a numeric value to the type an argument kind is written

@@ -275,3 +275,97 @@ func BenchmarkParseSpec(b *testing.B) {
 		}
 	}
 }
+
+// TestTrainedParams: views get a ratio_of param as the value TrialConfig
+// gives the trainer (reference from the trial, else the base), with the
+// ratio beside it when formatted; other params pass unchanged.
+func TestTrainedParams(t *testing.T) {
+	spec := &Spec{
+		Base: map[string]any{"network_dim": int64(8)},
+		Search: []Param{
+			{Name: "network_dim", Type: ParamInt, Low: 4, High: 64, Target: TargetArg},
+			{Name: "network_alpha", Type: ParamFloat, Low: 0.25, High: 1, RatioOf: "network_dim", Target: TargetArg},
+			{Name: "lr_scheduler", Type: ParamCategorical, Choices: []any{"cosine", "constant"}, Target: TargetArg},
+		},
+	}
+	tests := []struct {
+		name   string
+		params map[string]any
+		alpha  any
+		cell   string
+		line   string
+	}{
+		{name: "reference in the trial", params: map[string]any{"network_dim": int64(3), "network_alpha": 0.6901667296565467, "lr_scheduler": "cosine"},
+			alpha: 2.07050018896964, cell: "2.071 (0.6902×network_dim)",
+			line: "lr_scheduler=cosine network_alpha=2.071 (0.6902×network_dim) network_dim=3"},
+		{name: "reference from the base", params: map[string]any{"network_alpha": 0.5}, alpha: 4.0, cell: "4 (0.5×network_dim)",
+			line: "network_alpha=4 (0.5×network_dim)"},
+		{name: "no ratio param", params: map[string]any{"network_dim": int64(16), "train_batch_size": int64(2)},
+			line: "network_dim=16 train_batch_size=2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := spec.TrainedParams(tc.params)
+			if tc.alpha != nil {
+				if got["network_alpha"] != tc.alpha || got["network_alpha"] != spec.TrialConfig(tc.params)["network_alpha"] {
+					t.Errorf("network_alpha %#v, want %#v as TrialConfig writes it (%#v)", got["network_alpha"], tc.alpha, spec.TrialConfig(tc.params)["network_alpha"])
+				}
+				if r := spec.Ratios(tc.params)["network_alpha"]; r != tc.params["network_alpha"] {
+					t.Errorf("ratio %#v, want the searched %#v", r, tc.params["network_alpha"])
+				}
+				if c, ok := spec.FormatTrainedParam(tc.params, "network_alpha"); !ok || c != tc.cell {
+					t.Errorf("cell %q, want %q", c, tc.cell)
+				}
+			} else if spec.Ratios(tc.params) != nil {
+				t.Errorf("ratios %v for params without a ratio_of param", spec.Ratios(tc.params))
+			}
+			for k, v := range tc.params {
+				if k != "network_alpha" && got[k] != v {
+					t.Errorf("%s = %#v, want it unchanged (%#v)", k, got[k], v)
+				}
+			}
+			if l := spec.FormatTrainedParams(tc.params); l != tc.line {
+				t.Errorf("line %q, want %q", l, tc.line)
+			}
+		})
+	}
+	// The input is not changed, and a nil spec shows params as stored.
+	p := map[string]any{"network_alpha": 0.5}
+	spec.TrainedParams(p)
+	var none *Spec
+	if p["network_alpha"] != 0.5 || none.TrainedParams(p)["network_alpha"] != 0.5 || none.FormatTrainedParams(p) != "network_alpha=0.5" {
+		t.Errorf("input changed or nil spec converted: %v", p)
+	}
+}
+
+// TestCheckValue: what --enqueue accepts for each param type, typed as
+// the space types it, and what it refuses.
+func TestCheckValue(t *testing.T) {
+	dim := Param{Name: "network_dim", Type: ParamInt, Low: 4, High: 64, Step: 4}
+	alpha := Param{Name: "network_alpha", Type: ParamFloat, Low: 0.25, High: 1, RatioOf: "network_dim"}
+	w := Param{Name: "w", Type: ParamCategorical, Choices: []any{1.0, 2.5, "x"}}
+	tests := []struct {
+		p    Param
+		in   any
+		want any
+		err  string
+	}{
+		{p: dim, in: int64(16), want: int64(16)},
+		{p: dim, in: 16.0, want: int64(16)},
+		{p: dim, in: int64(18), err: "the integer 18 lies outside the search space (step-int [4, 64] step 4)"},
+		{p: dim, in: 16.5, err: "expected an integer (step-int [4, 64] step 4), got the number 16.5"},
+		{p: dim, in: "16", err: `expected a number (step-int [4, 64] step 4), got the string "16"`},
+		{p: alpha, in: int64(1), want: 1.0},
+		{p: alpha, in: 8.0, err: "the number 8 lies outside the search space (float [0.25, 1] × network_dim); network_alpha is searched as a ratio of network_dim: write the ratio, not the value trained"},
+		{p: w, in: int64(1), want: 1.0},
+		{p: w, in: 2.5, want: 2.5},
+		{p: w, in: "x", want: "x"},
+		{p: w, in: true, err: "true is not one of the choices [1.0, 2.5, x]"},
+	}
+	for _, tc := range tests {
+		got, msg := tc.p.checkValue(tc.in)
+		if msg != tc.err || (msg == "" && got != tc.want) {
+			t.Errorf("%s %#v: got %#v %q, want %#v %q", tc.p.Name, tc.in, got, msg, tc.want, tc.err)
+		}
+	}
+}

@@ -40,12 +40,11 @@ type ActiveTrial struct {
 	GPUs      []string
 	Started   time.Time
 	Heartbeat time.Time
-	// LastEpoch is the last scored epoch (0: none yet) and LastValue its
-	// score; Step and Loss the last recorded training step.
-	LastEpoch int
-	LastValue float64
-	Step      int
-	Loss      float64
+	// Last is the last scored candidate (epoch or step; nil: none yet);
+	// Step and Loss the last recorded training step.
+	Last *EpochRecord
+	Step int
+	Loss float64
 }
 
 // ReadStatus reads the sweep's status from storage.
@@ -106,11 +105,13 @@ func ReadStatus(ctx context.Context, store Store, studyID int, spec *Spec) (Stat
 		if !ok {
 			continue
 		}
-		a := ActiveTrial{Number: n, Host: r.Host, WorkerID: r.WorkerID, GPUs: r.GPUs, Started: r.Started, Heartbeat: r.Heartbeat, LastValue: math.NaN()}
+		a := ActiveTrial{Number: n, Host: r.Host, WorkerID: r.WorkerID, GPUs: r.GPUs, Started: r.Started, Heartbeat: r.Heartbeat}
 		if eps, err := store.Epochs(ctx, r.TrialID); err == nil {
-			for _, e := range eps {
-				if e.Value != nil && e.Epoch > a.LastEpoch {
-					a.LastEpoch, a.LastValue = e.Epoch, *e.Value
+			// Epochs lists candidates in schedule order (a trial has epoch
+			// or step candidates): the last valued one is the latest.
+			for i := range eps {
+				if v := eps[i].Value; v != nil && !math.IsNaN(*v) {
+					a.Last = &eps[i]
 				}
 			}
 		}

@@ -246,9 +246,9 @@ func Enqueue(ctx context.Context, store Store, studyID int, params map[string]an
 
 // enqueueWith is Enqueue with extra system attrs (links to other trials).
 func enqueueWith(ctx context.Context, store Store, studyID int, params map[string]any, kind string, extra map[string]string) (int, error) {
-	raw, err := json.Marshal(params)
+	raw, err := encodeParams(params)
 	if err != nil {
-		return 0, fmt.Errorf("encode params: %w", err)
+		return 0, err
 	}
 	attrs := map[string]string{attrParams: string(raw), attrEnqueued: kind}
 	if kind == "baseline" {

@@ -59,7 +59,7 @@ goes to stdout unless --out FILE.`,
 			ctx := cmd.Context()
 			var buf bytes.Buffer
 			if !f.PerTrial() {
-				list, err := reports.ListTrials(ctx, store, id)
+				list, err := reports.ListTrials(ctx, store, spec, id)
 				if err != nil {
 					return err
 				}
@@ -108,6 +108,12 @@ goes to stdout unless --out FILE.`,
 			}
 			if ex.BestEpoch > 0 {
 				fmt.Fprintf(info, "best epoch: %d\n", ex.BestEpoch)
+			}
+			if ex.BestStep > 0 {
+				fmt.Fprintf(info, "best step: %d\n", ex.BestStep)
+			}
+			if ex.Partial != "" {
+				fmt.Fprintf(info, "warning: trial %d was scored on %s of its sample images only: partial evidence\n", ex.Number, ex.Partial)
 			}
 			if ex.Checkpoint != "" {
 				fmt.Fprintf(info, "checkpoint: %s\n", ex.Checkpoint)

@@ -81,7 +81,7 @@ func (v *liveView) trialStarted(n int, gpus []string, params map[string]any) {
 	v.mu.Lock()
 	v.running[n] = &liveTrial{number: n, gpus: gpus, started: v.now()}
 	v.mu.Unlock()
-	v.println(fmt.Sprintf("trial %d started on %s: %s", n, strings.Join(gpus, ","), sweep.FormatParams(params)))
+	v.println(fmt.Sprintf("trial %d started on %s: %s", n, strings.Join(gpus, ","), v.spec.FormatTrainedParams(params)))
 }
 
 func (v *liveView) trialDone(s sweep.TrialSummary) {

@@ -270,7 +270,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 			if err := writeTrialsTable(stdout, rows, spec); err != nil {
 				return err
 			}
-			writeRepeats(stdout, sweep.RankRepeats(trials, dir))
+			writeRepeats(stdout, spec, sweep.RankRepeats(trials, dir))
 		}
 	}
 	if res.FreedBytes > 0 {
@@ -339,6 +339,16 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 	if len(opts.enqueue) == 0 {
 		return nil
 	}
+	// Every file is checked before anything is enqueued: one bad value
+	// leaves the sweep as it was.
+	configs := make([][]map[string]any, len(opts.enqueue))
+	for i, f := range opts.enqueue {
+		c, err := sweep.ReadEnqueueFile(spec, f)
+		if err != nil {
+			return usageError{fmt.Errorf("--enqueue: nothing enqueued:\n%w", err)}
+		}
+		configs[i] = c
+	}
 	study, err := sweep.OpenStudyWith(ctx, store, spec, sweep.StudyOptions{
 		AllowSpaceChange: opts.allowSpaceChange, AllowObjectiveChange: opts.allowObjectiveChange,
 		AllowTrainerChange: opts.allowTrainerChange, Scorer: opts.scorer, Report: reportObjectiveChange(stderr),
@@ -349,10 +359,10 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 		}
 		return err
 	}
-	for _, f := range opts.enqueue {
-		n, err := sweep.EnqueueFile(ctx, store, study.ID, spec, f)
+	for i, f := range opts.enqueue {
+		n, err := sweep.EnqueueConfigs(ctx, store, study.ID, spec, configs[i])
 		if err != nil {
-			return usageError{err}
+			return err
 		}
 		fmt.Fprintf(stderr, "lorasweep: %d config(s) enqueued from %s\n", n, f)
 	}
@@ -360,14 +370,14 @@ func enqueueFiles(ctx context.Context, stderr io.Writer, store *storage.Store, s
 }
 
 // writeRepeats prints the repeated configs ranked by mean ± spread.
-func writeRepeats(w io.Writer, groups []sweep.RepeatGroup) {
+func writeRepeats(w io.Writer, spec *sweep.Spec, groups []sweep.RepeatGroup) {
 	if len(groups) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\nrepeated configs, ranked by mean over seeds:\n")
 	for _, g := range groups {
 		fmt.Fprintf(w, "  trial %d (+%d repeats): mean %.4g ± %.2g over %d run(s): %s\n",
-			g.Number, len(g.Repeats), g.Mean, g.Std, len(g.Values), sweep.FormatParams(g.Params))
+			g.Number, len(g.Repeats), g.Mean, g.Std, len(g.Values), spec.FormatTrainedParams(g.Params))
 	}
 }
 

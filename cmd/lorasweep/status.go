@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
@@ -22,7 +21,7 @@ func newStatusCmd() *cobra.Command {
 		Use:   "status --sweep NAME",
 		Short: "Show a sweep's progress from storage, from any machine",
 		Long: `Show a sweep's progress as the storage records it: one line per running
-trial (host, GPUs, last scored epoch, last recorded step and loss, elapsed),
+trial (host, GPUs, last scored epoch or step, last recorded step and loss, elapsed),
 and totals (complete, pruned, failed, waiting, budget spent, best so far,
 time to the deadline, disk freed by the retention policy). --watch redraws
 it until interrupted.`,
@@ -43,7 +42,7 @@ it until interrupted.`,
 				if watch && tty {
 					fmt.Fprint(out, "\x1b[H\x1b[2J")
 				}
-				writeStatus(out, st, time.Now())
+				writeStatus(out, st, spec, time.Now())
 				if !watch {
 					return nil
 				}
@@ -63,7 +62,7 @@ it until interrupted.`,
 }
 
 // writeStatus renders a Status as text.
-func writeStatus(w io.Writer, st sweep.Status, now time.Time) {
+func writeStatus(w io.Writer, st sweep.Status, spec *sweep.Spec, now time.Time) {
 	budget := "unlimited"
 	if st.Budget > 0 {
 		budget = fmt.Sprintf("%d/%d", st.Counted, st.Budget)
@@ -72,10 +71,13 @@ func writeStatus(w io.Writer, st sweep.Status, now time.Time) {
 		st.Name, budget, st.Complete, st.Pruned, st.Failed, st.Running, st.Waiting)
 	if st.Best != nil {
 		fmt.Fprintf(w, "best: trial %d = %.4g", st.Best.Number, *st.Best.Value)
-		if st.Best.BestEpoch != nil {
-			fmt.Fprintf(w, " at epoch %d", *st.Best.BestEpoch)
+		if c := st.Best.BestCandidate(); c != "" {
+			fmt.Fprintf(w, " at %s", c)
 		}
-		fmt.Fprintf(w, ": %s\n", sweep.FormatParams(st.Best.Params))
+		if st.Best.Partial != "" {
+			fmt.Fprintf(w, " (partial %s: scored on part of its sample images, as no trial has a complete candidate yet)", st.Best.Partial)
+		}
+		fmt.Fprintf(w, ": %s\n", spec.FormatTrainedParams(st.Best.Params))
 	}
 	if !st.Deadline.IsZero() {
 		if d := st.Deadline.Sub(now); d > 0 {
@@ -96,8 +98,11 @@ func writeStatus(w io.Writer, st sweep.Status, now time.Time) {
 			gpus = "cpu"
 		}
 		line := fmt.Sprintf("  trial %-4d %s %-8s running %s", a.Number, a.Host, gpus, now.Sub(a.Started).Round(time.Second))
-		if a.LastEpoch > 0 && !math.IsNaN(a.LastValue) {
-			line += fmt.Sprintf("  epoch %d scored %.4g", a.LastEpoch, a.LastValue)
+		if e := a.Last; e != nil {
+			line += fmt.Sprintf("  %s scored %.4g", e.Candidate(), *e.Value)
+			if c := e.Completeness(); c != "" {
+				line += " (" + c + ")"
+			}
 		}
 		if a.Step > 0 {
 			line += fmt.Sprintf("  step %d loss %.4g", a.Step, a.Loss)
@@ -107,5 +112,5 @@ func writeStatus(w io.Writer, st sweep.Status, now time.Time) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	writeRepeats(w, st.Repeats)
+	writeRepeats(w, spec, st.Repeats)
 }

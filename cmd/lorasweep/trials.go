@@ -18,8 +18,11 @@ func newTrialsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trials --sweep NAME",
 		Short: "List a sweep's trials, best first",
-		Long: `List a sweep's trials, best first: number, state, value, best epoch,
-params, duration and failure reason. Works from any directory and machine
+		Long: `List a sweep's trials, best first: number, state, value, best candidate
+(epoch or step, and "partial k/n" when it was scored on k of its n sample
+images), params as trained (a ratio_of param as its value, the ratio
+beside it), duration and failure reason. --format json|csv adds every
+candidate each trial was scored at. Works from any directory and machine
 that reaches the storage (--storage or LORASWEEP_STORAGE).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -36,7 +39,7 @@ that reaches the storage (--storage or LORASWEEP_STORAGE).`,
 			out := cmd.OutOrStdout()
 			if format != "table" {
 				// The same listing `export --format csv|json` writes.
-				listing, err := reports.ListTrials(cmd.Context(), store, id)
+				listing, err := reports.ListTrials(cmd.Context(), store, spec, id)
 				if err != nil {
 					return err
 				}
@@ -70,11 +73,13 @@ func formatOptFloat(v *float64) string {
 	return strconv.FormatFloat(*v, 'g', 5, 64)
 }
 
-func formatOptInt(v *int) string {
-	if v == nil {
-		return "-"
+// bestCell is the trial's best candidate as tables show it: "epoch 3",
+// "step 1600 partial 2/9".
+func bestCell(r sweep.TrialRow) string {
+	if s := r.BestLabel(); s != "" {
+		return s
 	}
-	return strconv.Itoa(*v)
+	return "-"
 }
 
 func trialNote(r sweep.TrialRow) string {
@@ -107,7 +112,7 @@ func writeTrialsTable(w io.Writer, rows []sweep.TrialRow, spec *sweep.Spec) erro
 	}
 	names := sweep.ParamColumns(spec, params)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := []string{"rank", "trial", "state", "value", "epoch"}
+	header := []string{"rank", "trial", "state", "value", "best"}
 	header = append(header, names...)
 	header = append(header, "time", "note")
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
@@ -116,14 +121,13 @@ func writeTrialsTable(w io.Writer, rows []sweep.TrialRow, spec *sweep.Spec) erro
 		if sweep.Ranked(r) {
 			rank = strconv.Itoa(i + 1)
 		}
-		cells := []string{rank, strconv.Itoa(r.Number), r.State, formatOptFloat(r.Value), formatOptInt(r.BestEpoch)}
+		cells := []string{rank, strconv.Itoa(r.Number), r.State, formatOptFloat(r.Value), bestCell(r)}
 		for _, n := range names {
-			v, ok := r.Params[n]
+			v, ok := spec.FormatTrainedParam(r.Params, n)
 			if !ok {
-				cells = append(cells, "-")
-				continue
+				v = "-"
 			}
-			cells = append(cells, sweep.FormatValue(v))
+			cells = append(cells, v)
 		}
 		dur := "-"
 		if r.Duration > 0 {
