@@ -56,6 +56,19 @@ func TestDoctorThroughStandIn(t *testing.T) {
 		{name: "rejected-arg", objective: healthOnly, env: "STANDIN_REJECT: learning_rate", wantCode: 1, want: []string{
 			`FAIL run: the trainer rejected its arguments \(.*learning_rate.*\): fix that setting in trainer.base or trainer.fixed`,
 		}},
+		{name: "broken-install", objective: healthOnly, edit: func(t *testing.T, dir, spec string) string {
+			// An install whose script dies on import: --help cannot be read
+			// (the names are then checked against the built-in table) and
+			// the run crashes before its first step.
+			script := filepath.Join(dir, "train_network.py")
+			if err := os.WriteFile(script, []byte("import sys\nsys.exit(\"ModuleNotFoundError: No module named 'torch'\")\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return regexp.MustCompile(`(?m)^  script: .*$`).ReplaceAllString(spec, "  script: "+script)
+		}, wantCode: 1, want: []string{
+			`warning: could not read the script's --help.*No module named 'torch'`,
+			`FAIL run: the trainer failed \(crash: .*\): read .*trial.log; check trainer.script, trainer.python and trainer.env`,
+		}},
 		{name: "oom", objective: healthOnly, env: "STANDIN_MODE: oom", wantCode: 1, want: []string{
 			`FAIL run: out of GPU memory .*lower train_batch_size or resolution`,
 		}},
