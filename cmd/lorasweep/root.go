@@ -32,6 +32,7 @@ environment variable (default sqlite://lorasweep.db).`,
 	root.AddCommand(
 		newRunCmd(),
 		newValidateCmd(),
+		newDoctorCmd(),
 		newTrialsCmd(),
 		newDemoCmd(),
 		newTrainBuiltinCmd(),

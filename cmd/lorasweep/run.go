@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -16,9 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lorasweep/lorasweep/internal/proc"
-	"github.com/lorasweep/lorasweep/objective"
-	"github.com/lorasweep/lorasweep/runner"
-	"github.com/lorasweep/lorasweep/runner/builtin"
 	"github.com/lorasweep/lorasweep/storage"
 	"github.com/lorasweep/lorasweep/sweep"
 )
@@ -126,20 +122,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
 
-	if spec.Demo != "" {
-		if _, err := os.Stat(spec.Demo); errors.Is(err, os.ErrNotExist) {
-			logger.Info("generating the demo dataset", "dir", spec.Demo)
-			if err := builtin.InitDemo(spec.Demo, builtin.DemoOptions{}); err != nil {
-				return fmt.Errorf("generate demo dataset: %w", err)
-			}
-			// The base config and prompts now exist: read the spec again so
-			// trials start from them.
-			if !opts.worker {
-				if spec, err = loadSpec(io.Discard, spec.Path); err != nil {
-					return err
-				}
-			}
-		}
+	spec, err := ensureDemo(spec, logger, !opts.worker)
+	if err != nil {
+		return err
 	}
 
 	// First signal drains, second aborts.
@@ -176,20 +161,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	}
 	defer store.Close()
 
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own binary: %w", err)
-	}
-	pool, err := runner.NewPool(ctx, runner.PoolConfig{
-		Trainer:  spec.Trainer,
-		GPUs:     spec.GPUs,
-		Parallel: spec.Budget.Parallel,
-		Self:     self,
-		Logger:   logger,
-		// Trials that cache latents get their own view of the dataset here,
-		// so parallel trials never write the same cache file.
-		CacheDir: filepath.Join(spec.OutputRoot, "dataset-views"),
-	})
+	pool, err := newTrialPool(ctx, spec, logger)
 	if err != nil {
 		return err
 	}
@@ -199,9 +171,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	if err := pool.Preflight(ctx, spec.Base); err != nil {
 		return usageError{fmt.Errorf("preflight: %w", err)}
 	}
-	obj, err := objective.New(spec.Objective, filepath.Dir(spec.Path))
+	obj, err := newObjective(spec)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	sampler, err := newSampler(spec)
 	if err != nil {
@@ -246,6 +218,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		live.attach(ctl)
 		closeLive = live.close
 	}
+	hintDoctor(ctl, stderr, spec.Path)
 	if !opts.worker {
 		opts.scorer = obj
 		if err := enqueueFiles(ctx, stderr, store, spec, opts); err != nil {

@@ -26,6 +26,14 @@ Behaviour switches (environment):
 AdaFactor without relative_step=False switches to sd-scripts' adafactor
 scheduler (ss_lr_scheduler "adafactor:<lr>"); save_last_n_epochs deletes old
 checkpoints with sd-scripts' "removing old checkpoint:" line.
+Switches for `lorasweep doctor`'s tests (see the DOCTOR block below):
+  STANDIN_HIDE      comma list of console lines not printed: bar, epoch,
+                    checkpoint, saved (the file is still written)
+  STANDIN_SAMPLES   none (no images) | misnamed (not sd-scripts' names) |
+                    broken (truncated PNGs)
+  STANDIN_REJECT    an argument name argparse then rejects (exit 2) at run
+                    time, though --help lists it
+With no --max_train_epochs, --max_train_steps sets the length (as in sd-scripts).
 With --validation_split > 0 it prints sd-scripts' per-epoch validation bar
 (`epoch validation steps`, postfix val_epoch_avg_loss) and, as tqdm does,
 re-draws the previous epoch's bar with its old value early in the next epoch.
@@ -49,6 +57,28 @@ logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHand
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+# --- DOCTOR: behaviour switches for lorasweep doctor's tests ---
+HIDE = set(filter(None, os.environ.get("STANDIN_HIDE", "").split(",")))
+SAMPLES = os.environ.get("STANDIN_SAMPLES", "")
+
+
+def sample_override(d, name, i, data):
+    """Returns the (path, data) a sample is written as under STANDIN_SAMPLES,
+    or None to write nothing."""
+    if SAMPLES == "none":
+        return None
+    if SAMPLES == "misnamed":
+        return os.path.join(d, f"sample_{i}.png"), data
+    if SAMPLES == "broken":
+        return os.path.join(d, name), data[: len(data) // 3]
+    return os.path.join(d, name), data
+
+
+def reject_args(parser):
+    if os.environ.get("STANDIN_REJECT"):
+        parser.error(f"argument --{os.environ['STANDIN_REJECT']}: invalid value")
+# --- end DOCTOR ---
 
 
 def setup_parser():
@@ -255,8 +285,11 @@ def sample_images(args, epoch, stamp, step=None, crash_after_first=False):
     for i, seed in enumerate(prompts):
         at = f"e{epoch:06d}" if step is None else f"{step:06d}"
         name = f"{prefix}{at}_{i:02d}_{stamp}" + (f"_{seed}" if seed is not None else "") + ".png"
-        path = os.path.join(d, name)
         data = png_bytes(32, 32, (seed or 0) + epoch * 101 + i)
+        over = sample_override(d, name, i, data)
+        if over is None:
+            continue
+        path, data = over
         if late > 0 and i == len(prompts) - 1:
             def land(path=path, data=data):
                 time.sleep(late)
@@ -275,6 +308,7 @@ def main():
     args = parser.parse_args()
     args = read_config(args, parser)
     setup_logging(args)
+    reject_args(parser)
     mode = os.environ.get("STANDIN_MODE", "ok")
     step_s = float(os.environ.get("STANDIN_STEP_SECONDS", "0.01"))
     if os.environ.get("STANDIN_PIDFILE"):
@@ -309,8 +343,12 @@ def main():
     logger.info(f"use AdamW optimizer | {{}}")
     n = sum(r for _, r in images)
     batches = (n + args.train_batch_size - 1) // args.train_batch_size
-    epochs = args.max_train_epochs or 1
-    total = batches * epochs
+    if args.max_train_epochs:
+        epochs = args.max_train_epochs
+        total = batches * epochs
+    else:
+        total = args.max_train_steps
+        epochs = (total + batches - 1) // batches
     print("running training / 学習開始")
     print(f"  num train images * repeats / 学習画像の数×繰り返し回数: {n}")
     print(f"  num batches per epoch / 1epochのバッチ数: {batches}")
@@ -339,13 +377,16 @@ def main():
         meta["ss_lr_scheduler"] = f"adafactor:{args.learning_rate}"
     if os.environ.get("STANDIN_WRONG_DIM"):
         meta["ss_network_dim"] = int(os.environ["STANDIN_WRONG_DIM"])
-    bar = tqdm(range(total), smoothing=0, desc="steps")
+    bar = tqdm(range(total), smoothing=0, desc="steps", disable="bar" in HIDE)
     step = 0
     loss = 0.2
     val_bar = None
     for epoch in range(epochs):
-        print(f"\nepoch {epoch + 1}/{epochs}\n")
+        if "epoch" not in HIDE:
+            print(f"\nepoch {epoch + 1}/{epochs}\n")
         for b in range(batches):
+            if step >= total:
+                break
             time.sleep(step_s)
             step += 1
             loss *= 0.97
@@ -363,7 +404,8 @@ def main():
                 sample_images(args, epoch + 1, stamp, step=step)
             if args.save_every_n_steps and step % args.save_every_n_steps == 0:
                 ck = os.path.join(args.output_dir, f"{name}-step{step:08d}.{args.save_model_as}")
-                print(f"\nsaving checkpoint: {ck}")
+                if "checkpoint" not in HIDE:
+                    print(f"\nsaving checkpoint: {ck}")
                 write_safetensors(ck, dict(meta, ss_steps=step))
         e = epoch + 1
         if args.validation_split and args.validation_split > 0:
@@ -394,7 +436,8 @@ def main():
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
     final = os.path.join(args.output_dir, f"{name}.{args.save_model_as}")
     write_safetensors(final, dict(meta, ss_epoch=epochs))
-    logger.info("model saved.")
+    if "saved" not in HIDE:
+        logger.info("model saved.")
     for t in late_writers:
         t.join()
     if mode == "crash_after_saved":
