@@ -119,15 +119,18 @@ func gradientGaussianity(lum []float32, w, h int) float64 {
 	tmp := make([]float32, w*h)
 	b := make([]float32, w*h)
 	for y := 0; y < h; y++ {
-		row := lum[y*w : y*w+w]
-		for x := 0; x < w; x++ {
-			tmp[y*w+x] = 0.25*row[max(0, x-1)] + 0.5*row[x] + 0.25*row[min(w-1, x+1)]
+		src, dst := lum[y*w:y*w+w], tmp[y*w:y*w+w]
+		dst[0] = 0.75*src[0] + 0.25*src[1]
+		for x := 1; x < w-1; x++ {
+			dst[x] = 0.25*(src[x-1]+src[x+1]) + 0.5*src[x]
 		}
+		dst[w-1] = 0.75*src[w-1] + 0.25*src[w-2]
 	}
 	for y := 0; y < h; y++ {
-		up, dn := max(0, y-1)*w, min(h-1, y+1)*w
-		for x := 0; x < w; x++ {
-			b[y*w+x] = 0.25*tmp[up+x] + 0.5*tmp[y*w+x] + 0.25*tmp[dn+x]
+		up, mid, dn := tmp[max(0, y-1)*w:][:w], tmp[y*w:][:w], tmp[min(h-1, y+1)*w:][:w]
+		dst := b[y*w:][:w]
+		for x := range dst {
+			dst[x] = 0.25*(up[x]+dn[x]) + 0.5*mid[x]
 		}
 	}
 	return min(diffGaussianity(lum, w, h), diffGaussianity(b, w, h))
@@ -136,9 +139,9 @@ func gradientGaussianity(lum []float32, w, h int) float64 {
 func diffGaussianity(p []float32, w, h int) float64 {
 	var sa, s2 float64
 	for y := 0; y+1 < h; y++ {
+		row, next := p[y*w:][:w], p[(y+1)*w:][:w]
 		for x := 0; x+1 < w; x++ {
-			i := y*w + x
-			dx, dy := float64(p[i+1]-p[i]), float64(p[i+w]-p[i])
+			dx, dy := float64(row[x+1]-row[x]), float64(next[x]-row[x])
 			sa += math.Abs(dx) + math.Abs(dy)
 			s2 += dx*dx + dy*dy
 		}
