@@ -208,23 +208,27 @@ func TestHealthFlagsBrokenModelOutput(t *testing.T) {
 			t.Errorf("broken %s: not flagged (gradGauss %.3f coarse %.3f aniso %.3f corr %.3f)", c.name, st.gradGauss, st.coarseFrac, st.aniso, st.corr)
 			continue
 		}
-		byFlag[flags[0]]++
+		byFlag[strings.Fields(c.name)[0]+" "+flags[0]]++
 		if len(flags) == 1 && flags[0] == FlagBlotchy && blotchMargin(st) < minBlotchMargin {
 			t.Errorf("broken %s: only %.3f inside the blotchy boundary", c.name, blotchMargin(st))
 		}
-		if flags[0] == FlagBlotchy && blotchMargin(st) < worstBroken {
+		if len(flags) == 1 && flags[0] == FlagBlotchy && blotchMargin(st) < worstBroken {
 			worstBroken, worstBrokenName = blotchMargin(st), c.name
 		}
 	}
-	demo := 0
+	demo, checked, flagged := 0, 0, 0
 	for _, c := range healthy {
 		f := c.features(t)
 		flags, st := healthFlags(f), computeHealthStats(f)
 		if len(flags) > 0 {
+			flagged++
 			t.Errorf("healthy %s: flagged %v (gradGauss %.3f coarse %.3f aniso %.3f corr %.3f)", c.name, flags, st.gradGauss, st.coarseFrac, st.aniso, st.corr)
 		}
 		if c.path != "" {
 			demo++
+		}
+		if min(f.w, f.h) >= blotchMinSide {
+			checked++
 		}
 		if min(f.w, f.h) >= blotchMinSide && blotchMargin(st) > -minBlotchMargin {
 			t.Errorf("healthy %s: only %.3f outside the blotchy boundary", c.name, -blotchMargin(st))
@@ -244,8 +248,8 @@ func TestHealthFlagsBrokenModelOutput(t *testing.T) {
 		}
 	}
 	t.Logf("broken: %d images, first flags %v", len(broken), byFlag)
-	t.Logf("healthy: %d images (%d from the demo trainer)", len(healthy), demo)
-	t.Logf("closest to the blotchy boundary: broken %s (margin %.3f), healthy %s (margin %.3f)", worstBrokenName, worstBroken, worstHealthyName, worstHealthy)
+	t.Logf("healthy: %d images (%d from the demo trainer; %d at least %d px, where the blotchy check applies), %d flagged", len(healthy), demo, checked, blotchMinSide, flagged)
+	t.Logf("closest to the blotchy boundary: broken (flagged blotchy only) %s (margin %.3f), healthy %s (margin %.3f)", worstBrokenName, worstBroken, worstHealthyName, worstHealthy)
 	small := 0
 	for _, c := range smallDecoderCorpus() {
 		if len(healthFlags(c.features(t))) > 0 {
