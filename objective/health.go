@@ -31,8 +31,8 @@ const (
 // its gradients are Gaussian (no sparse strong edges), it has no structure
 // at the scale of the whole image (its variance averages out over a 4×4 grid
 // of blocks) and no preferred edge orientation. A scene has edges, a layout
-// or a texture's orientation; a cloudy sky, the one healthy picture without
-// edges, has its layout.
+// or a texture's orientation; even a cloudy sky, which has no edges, has a
+// layout.
 const (
 	// Work images smaller than this on a side are never called blotchy: no
 	// SD VAE decodes below 64 px, and 32-px samples are too small to tell.
@@ -154,7 +154,7 @@ func diffGaussianity(p []float32, w, h int) float64 {
 }
 
 // coarseFraction is the variance of the means of square blocks a quarter of
-// the shorter side wide, as a fraction of the variance of lum (variance).
+// the shorter side wide, as a fraction of variance, the variance of lum.
 // An image's layout keeps much of its variance at that scale (a cloudy sky
 // keeps over half); blotches much smaller than the blocks average out.
 func coarseFraction(lum []float32, w, h int, variance float64) float64 {
