@@ -11,6 +11,7 @@ const (
 	FlagBlank     = "blank"     // one flat colour (white, grey, …)
 	FlagNoise     = "noise"     // neighbouring pixels are uncorrelated: pure noise
 	FlagFried     = "fried"     // over-saturated or over-sharpened
+	FlagBlotchy   = "blotchy"   // soft colour blotches, no edges or objects: an untrained or diverged model's output
 	FlagDuplicate = "duplicate" // near-identical to a sample of the same prompt with another seed
 )
 
@@ -25,6 +26,29 @@ const (
 	duplicateSimMin = 0.97
 )
 
+// Thresholds of the blotchy check (docs/objective.md, health). A broken
+// model's VAE decodes a random-looking latent into a smooth random field:
+// its gradients are Gaussian (no sparse strong edges), it has no structure
+// at the scale of the whole image (its variance averages out over a 4×4 grid
+// of blocks) and no preferred edge orientation. A scene has edges, a layout
+// or a texture's orientation; even a cloudy sky, which has no edges, has a
+// layout.
+const (
+	// Work images smaller than this on a side are never called blotchy: no
+	// SD VAE decodes below 64 px, and 32-px samples are too small to tell.
+	blotchMinSide = 64
+	// gradGauss (mean |∇| / rms ∇ of the luminance, with and without a
+	// light blur) is 0.80 for a Gaussian field and falls as edges
+	// concentrate the gradient.
+	blotchGaussMin = 0.645
+	// coarseFrac is the share of luminance variance left in the means of a
+	// 4×4 grid of blocks.
+	blotchCoarseMax = 0.44
+	// aniso is the strongest of the 2nd and 4th circular moments of the edge
+	// orientations: 0 for isotropic blotches, high for bricks or a horizon.
+	blotchAnisoMax = 0.31
+)
+
 // healthStats are the numbers the health flags are decided from.
 type healthStats struct {
 	meanLum, stdLum float64
@@ -32,6 +56,9 @@ type healthStats struct {
 	corr            float64 // lag-1 autocorrelation of luminance
 	satFrac         float64 // fraction of vivid, fully saturated pixels
 	harshFrac       float64 // fraction of pixels with one channel at 1 and another at 0
+	// The blotchy check's numbers; all zero for work images under
+	// blotchMinSide on a side.
+	gradGauss, coarseFrac, aniso float64
 }
 
 func computeHealthStats(f *features) healthStats {
@@ -68,7 +95,107 @@ func computeHealthStats(f *features) healthStats {
 	st.satFrac = float64(sat) / n
 	st.harshFrac = float64(harsh) / n
 	st.corr = lagCorrelation(f.lum, f.w, f.h, st.meanLum)
+	if min(f.w, f.h) >= blotchMinSide {
+		st.gradGauss = gradientGaussianity(f.lum, f.w, f.h)
+		st.coarseFrac = coarseFraction(f.lum, f.w, f.h, st.stdLum*st.stdLum)
+		st.aniso = edgeAnisotropy(f.edges)
+	}
 	return st
+}
+
+// blotchy reports whether the image is a smooth random colour field.
+func (st healthStats) blotchy() bool {
+	return st.gradGauss >= blotchGaussMin && st.coarseFrac <= blotchCoarseMax && st.aniso <= blotchAnisoMax
+}
+
+// gradientGaussianity is E|d| / sqrt(E d²) over the horizontal and vertical
+// differences d of lum: sqrt(2/π) ≈ 0.80 when the differences are Gaussian,
+// as in a smooth random field, and lower when a few strong edges carry most
+// of the gradient, as in any scene. It is the smaller of the values before
+// and after a 3×3 binomial blur: pixel grain makes the differences Gaussian
+// before the blur, and the thin soft edges of a small image look less sparse
+// after it, but a random field's differences are Gaussian at both scales.
+func gradientGaussianity(lum []float32, w, h int) float64 {
+	tmp := make([]float32, w*h)
+	b := make([]float32, w*h)
+	for y := 0; y < h; y++ {
+		src, dst := lum[y*w:y*w+w], tmp[y*w:y*w+w]
+		dst[0] = 0.75*src[0] + 0.25*src[1]
+		for x := 1; x < w-1; x++ {
+			dst[x] = 0.25*(src[x-1]+src[x+1]) + 0.5*src[x]
+		}
+		dst[w-1] = 0.75*src[w-1] + 0.25*src[w-2]
+	}
+	for y := 0; y < h; y++ {
+		up, mid, dn := tmp[max(0, y-1)*w:][:w], tmp[y*w:][:w], tmp[min(h-1, y+1)*w:][:w]
+		dst := b[y*w:][:w]
+		for x := range dst {
+			dst[x] = 0.25*(up[x]+dn[x]) + 0.5*mid[x]
+		}
+	}
+	return min(diffGaussianity(lum, w, h), diffGaussianity(b, w, h))
+}
+
+func diffGaussianity(p []float32, w, h int) float64 {
+	var sa, s2 float64
+	for y := 0; y+1 < h; y++ {
+		row, next := p[y*w:][:w], p[(y+1)*w:][:w]
+		for x := 0; x+1 < w; x++ {
+			dx, dy := float64(row[x+1]-row[x]), float64(next[x]-row[x])
+			sa += math.Abs(dx) + math.Abs(dy)
+			s2 += dx*dx + dy*dy
+		}
+	}
+	if s2 == 0 {
+		return 0
+	}
+	n := float64(2 * (w - 1) * (h - 1))
+	return (sa / n) / math.Sqrt(s2/n)
+}
+
+// coarseFraction is the variance of the means of square blocks a quarter of
+// the shorter side wide, as a fraction of variance, the variance of lum.
+// An image's layout keeps much of its variance at that scale (a cloudy sky
+// keeps over half); blotches much smaller than the blocks average out.
+func coarseFraction(lum []float32, w, h int, variance float64) float64 {
+	bs := min(w, h) / 4
+	if bs < 1 || variance <= 0 {
+		return 1
+	}
+	gx, gy := w/bs, h/bs
+	var sum, sum2 float64
+	for by := 0; by < gy; by++ {
+		for bx := 0; bx < gx; bx++ {
+			var m float64
+			for y := by * bs; y < (by+1)*bs; y++ {
+				for _, v := range lum[y*w+bx*bs : y*w+(bx+1)*bs] {
+					m += float64(v)
+				}
+			}
+			m /= float64(bs * bs)
+			sum += m
+			sum2 += m * m
+		}
+	}
+	n := float64(gx * gy)
+	return max(0, sum2/n-(sum/n)*(sum/n)) / variance
+}
+
+// edgeAnisotropy is the larger of the magnitudes of the 2nd and 4th circular
+// moments of the edge-orientation histogram (summed over its cells): the 2nd
+// is high when one orientation dominates (a horizon), the 4th when two
+// perpendicular ones do (bricks, windows, a grid); both are near 0 for the
+// isotropic edges of random blotches.
+func edgeAnisotropy(edges []float32) float64 {
+	var c2, s2, c4, s4 float64
+	for i, v := range edges {
+		theta := float64(i%edgeBins) * math.Pi / edgeBins
+		c2 += float64(v) * math.Cos(2*theta)
+		s2 += float64(v) * math.Sin(2*theta)
+		c4 += float64(v) * math.Cos(4*theta)
+		s4 += float64(v) * math.Sin(4*theta)
+	}
+	return max(math.Hypot(c2, s2), math.Hypot(c4, s4))
 }
 
 // lagCorrelation is the mean of the horizontal and vertical lag-1
@@ -104,8 +231,11 @@ func healthFlags(f *features) []string {
 		return []string{FlagBlank}
 	}
 	var flags []string
-	if st.corr < noiseCorrMax {
+	switch {
+	case st.corr < noiseCorrMax:
 		flags = append(flags, FlagNoise)
+	case st.blotchy():
+		flags = append(flags, FlagBlotchy)
 	}
 	if st.satFrac >= friedSatFracMin || st.harshFrac >= friedHarshMin {
 		flags = append(flags, FlagFried)
