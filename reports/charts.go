@@ -60,7 +60,9 @@ func svgOf(p *plot.Plot, w, h vg.Length) (svg template.HTML, err error) {
 		}
 	}()
 	c := vgsvg.New(w, h)
-	p.Draw(draw.New(c))
+	// A small margin at the top and right: the label of a tick at the end of
+	// an axis reaches past the plot, and the SVG would cut it in half.
+	p.Draw(draw.Crop(draw.New(c), 0, -vg.Points(6), 0, -vg.Points(7)))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", fmt.Errorf("render chart: %w", err)
@@ -294,7 +296,7 @@ func historyChart(d *Data, maxPts int) (*Chart, error) {
 	}
 	line.Color, line.Width = colBest, vg.Points(1.5)
 	p.Add(line)
-	p.Legend.Add("best so far", line)
+	// No legend: over a thousand points it hides data; the caption says it.
 	for _, s := range []struct {
 		xys   plotter.XYs
 		c     color.Color
@@ -309,9 +311,7 @@ func historyChart(d *Data, maxPts int) (*Chart, error) {
 			return nil, fmt.Errorf("history chart: %w", err)
 		}
 		p.Add(sc)
-		p.Legend.Add(s.name, sc)
 	}
-	p.Legend.Top = !vs.higherBetter
 	tidyAxis(&p.X, false, true, false, xLen(chartW))
 	tidyAxis(&p.Y, false, false, true, yLen(chartH))
 	svg, err := svgOf(p, chartW, chartH)
@@ -323,7 +323,7 @@ func historyChart(d *Data, maxPts int) (*Chart, error) {
 		what = "Each trial's " + vs.label + " at its best epoch (lower is better)"
 	}
 	return &Chart{Title: "Optimization history", SVG: svg,
-		Caption: what + " by trial number; the line is the best so far. " + shownCaption(len(shown), len(all))}, nil
+		Caption: what + " by trial number: blue complete, grey pruned, orange triangle the baseline; the red line is the best so far. " + shownCaption(len(shown), len(all))}, nil
 }
 
 // componentNames lists objective component names in the objective's order,
@@ -1009,7 +1009,12 @@ func buildCharts(pg *page, d *Data, opts Options) {
 	pg.Slices = sliceCharts(d, opts.MaxPoints)
 	pg.Charts["parallel"] = drawChart("Parallel coordinates", func() (*Chart, error) { return parallelChart(d, opts.MaxLines) })
 	pg.Importance = ParamImportance(d)
-	pg.Charts["importance"] = drawChart("Parameter importance", func() (*Chart, error) { return importanceChart(pg.Importance) })
+	if len(pg.Importance) > 0 && pg.Importance[0].Value == 0 {
+		pg.Importance = nil
+		pg.Charts["importance"] = &Chart{Title: "Parameter importance", Caption: "No parameter takes more than one value among the trials with a value: there is nothing to rank."}
+	} else {
+		pg.Charts["importance"] = drawChart("Parameter importance", func() (*Chart, error) { return importanceChart(pg.Importance) })
+	}
 	var curves []*Trial
 	for i := range d.Trials {
 		t := &d.Trials[i]
