@@ -887,17 +887,7 @@ func fmtSig(v float64) string {
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 	step := math.Pow(10, math.Floor(math.Log10(a)+1e-9)-2)
-	s := fmtTick(v, step, a < 1e-3 || a >= 1e6)
-	if m, e, ok := strings.Cut(s, "e"); ok || strings.Contains(s, ".") {
-		if strings.Contains(m, ".") {
-			m = strings.TrimRight(strings.TrimRight(m, "0"), ".")
-		}
-		if ok {
-			return m + "e" + e
-		}
-		return m
-	}
-	return s
+	return trimZeros(fmtTick(v, step, a < 1e-3 || a >= 1e6))
 }
 
 // importanceChart draws the importances as horizontal bars, largest on top.

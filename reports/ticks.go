@@ -56,7 +56,50 @@ func (c cleanTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 		best = ts
 	}
+	if c.log && lo > 0 && hi/lo < 10 {
+		// Under a decade, log-spaced round values (2, 3, 5, 10) often
+		// label a log axis better than evenly spaced ones.
+		for _, ms := range [][]float64{{1, 2, 5}, {1, 2, 3, 5}, {1, 1.5, 2, 3, 4, 5, 7}} {
+			ts := mantissaTicks(lo, hi, ms, c.integer)
+			if len(ts) > len(labelled(best)) && len(ts) <= most && c.fits(ts, lo, hi) {
+				best = ts
+			}
+		}
+	}
 	return best
+}
+
+// mantissaTicks labels m × 10^k for each mantissa m within [lo, hi].
+func mantissaTicks(lo, hi float64, ms []float64, integer bool) []plot.Tick {
+	var out []plot.Tick
+	for k := math.Floor(math.Log10(lo)) - 1; k <= math.Ceil(math.Log10(hi)); k++ {
+		p := math.Pow(10, k)
+		for _, m := range ms {
+			v := m * p
+			if v < lo*(1-1e-9) || v > hi*(1+1e-9) || (integer && v != math.Round(v)) {
+				continue
+			}
+			out = append(out, plot.Tick{Value: v, Label: "x"})
+		}
+	}
+	sci := lo < 1e-3 || hi >= 1e6
+	for i, t := range out {
+		d := math.Pow(10, math.Floor(math.Log10(t.Value)+1e-9)-1)
+		out[i].Label = trimZeros(fmtTick(t.Value, d, sci))
+	}
+	return out
+}
+
+// trimZeros drops trailing zeros after a decimal point (1.50 → 1.5).
+func trimZeros(s string) string {
+	m, e, isExp := strings.Cut(s, "e")
+	if strings.Contains(m, ".") {
+		m = strings.TrimRight(strings.TrimRight(m, "0"), ".")
+	}
+	if isExp {
+		return m + "e" + e
+	}
+	return m
 }
 
 // fits says whether no two neighbouring labels would touch.
