@@ -525,7 +525,7 @@ func buildGrid(pg *page, d *Data, opts Options) error {
 		} else if len(epochs) > 0 {
 			show = epochs[len(epochs)-1]
 		}
-		g := gridRow{Number: t.Number, Value: fmtValue(t.Value), Epoch: strconv.Itoa(show), Cells: cells(t, show)}
+		g := gridRow{Number: t.Number, Value: fmtValue(t.Value) + lossNote(d, t), Epoch: strconv.Itoa(show), Cells: cells(t, show)}
 		g.Label = fmt.Sprintf("trial %d", t.Number)
 		if t.Baseline {
 			g.Label += " (baseline)"
