@@ -37,7 +37,9 @@ func (c cleanTicks) Ticks(lo, hi float64) []plot.Tick {
 		lo, hi = hi, lo
 	}
 	if hi == lo {
-		return labelTicks([]plot.Tick{{Value: lo}}, math.Max(math.Abs(lo)/100, 1e-12))
+		ts := labelTicks([]plot.Tick{{Value: lo}}, math.Max(math.Abs(lo)/100, 1e-12))
+		ts[0].Label = trimZeros(ts[0].Label)
+		return ts
 	}
 	most := 6 // a few labels read better than many
 	if c.vertical {
