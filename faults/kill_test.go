@@ -154,10 +154,10 @@ func TestKillNineResume(t *testing.T) {
 	trials := s.trials()
 	// A trial claimed but killed before its run was recorded (the asking
 	// phase) has no worker on record, so the resume cannot see that its
-	// worker is dead; only the stale-heartbeat reaper (30 s) frees it. Known
-	// bug (see RELIABILITY.md): logged, or failed under
-	// LORASWEEP_FAULTS_STRICT=1; then the test waits for the reaper and
-	// resumes once more, so the final count is still checked exactly.
+	// worker is dead; only the stale-heartbeat reaper (30 s) frees it. Such
+	// a trial fails the test (see RELIABILITY.md); the test then waits for
+	// the reaper and resumes once more, so the final count is still checked
+	// exactly.
 	var orphans []int
 	for _, tv := range trials {
 		if tv.State != goptuna.TrialStateRunning {

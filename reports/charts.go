@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -15,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/lorasweep/lorasweep/objective"
 	"github.com/lorasweep/lorasweep/sweep"
 )
 
@@ -58,7 +60,9 @@ func svgOf(p *plot.Plot, w, h vg.Length) (svg template.HTML, err error) {
 		}
 	}()
 	c := vgsvg.New(w, h)
-	p.Draw(draw.New(c))
+	// A small margin at the top and right: the label of a tick at the end of
+	// an axis reaches past the plot, and the SVG would cut it in half.
+	p.Draw(draw.Crop(draw.New(c), 0, -vg.Points(6), 0, -vg.Points(7)))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", fmt.Errorf("render chart: %w", err)
@@ -70,6 +74,110 @@ func svgOf(p *plot.Plot, w, h vg.Length) (svg template.HTML, err error) {
 	// gonum escapes every text it draws (html.EscapeString), and the rest is
 	// numbers and fixed markup: safe to inline.
 	return template.HTML(s), nil
+}
+
+// chartFailure is how a chart that could not be drawn reads in a report.
+const chartFailure = "could not be drawn"
+
+// drawChart runs one chart's drawing and turns an error or a panic (gonum
+// panics on some data) into a chart that is only a note: one odd chart
+// never fails a report or the live page.
+func drawChart(title string, f func() (*Chart, error)) (c *Chart) {
+	defer func() {
+		if r := recover(); r != nil {
+			c = noteChart(title, fmt.Errorf("%v", r))
+		}
+	}()
+	c, err := f()
+	if err != nil {
+		return noteChart(title, err)
+	}
+	return c
+}
+
+func noteChart(title string, err error) *Chart {
+	return &Chart{Title: title, Caption: "This chart " + chartFailure + " (" + err.Error() + "); the ranking table holds the same data."}
+}
+
+// Drawn lengths of a chart's axes, roughly: the chart less the room its
+// labels take. Tick markers use them to decide how many labels fit.
+func xLen(w vg.Length) vg.Length { return w - 2.2*vg.Centimeter }
+func yLen(h vg.Length) vg.Length { return h - 2.4*vg.Centimeter }
+
+// valueScale is what charts plot as a trial's value. For an objective of
+// one loss (or validation loss) scorer it is the loss itself, the number
+// the user knows from the trainer's console, recovered exactly from the
+// stored value (the scorer's normalisation scale/(scale+loss), or one minus
+// it when minimising); lower is better. Otherwise it is the stored value.
+type valueScale struct {
+	label        string
+	higherBetter bool
+	lossScale    float64 // > 0: plot the loss
+	minimize     bool
+}
+
+func valueScaleOf(d *Data) valueScale {
+	v := valueScale{label: "value", higherBetter: d.maximize()}
+	if d.Spec == nil {
+		return v
+	}
+	var scored []objective.ScorerSpec
+	for _, sc := range d.Spec.Objective.Scorers {
+		if sc.Kind != objective.KindRating {
+			scored = append(scored, sc)
+		}
+	}
+	if len(scored) != 1 || (scored[0].Kind != objective.KindLoss && scored[0].Kind != objective.KindValidation) {
+		return v
+	}
+	v.lossScale = scored[0].Scale
+	if v.lossScale <= 0 {
+		v.lossScale = objective.DefaultLossScale
+	}
+	v.label, v.higherBetter, v.minimize = "training loss", false, !d.maximize()
+	if scored[0].Kind == objective.KindValidation {
+		v.label = "validation loss"
+	}
+	return v
+}
+
+// of returns the plotted value of a trial with a value.
+func (v valueScale) of(t *Trial) (float64, bool) {
+	if t.Value == nil {
+		return 0, false
+	}
+	x := *t.Value
+	if v.lossScale <= 0 {
+		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
+	}
+	n := x
+	if v.minimize {
+		n = 1 - x
+	}
+	if !(n > 0 && n <= 1) {
+		return 0, false
+	}
+	return v.lossScale * (1 - n) / n, true
+}
+
+// better reports whether plotted value a beats b.
+func (v valueScale) better(a, b float64) bool {
+	if v.higherBetter {
+		return a > b
+	}
+	return a < b
+}
+
+// lossNote is " (training loss 0.0812)" for a loss objective, else "".
+func lossNote(d *Data, t *Trial) string {
+	vs := valueScaleOf(d)
+	if vs.lossScale <= 0 {
+		return ""
+	}
+	if l, ok := vs.of(t); ok {
+		return fmt.Sprintf(" (%s %s)", vs.label, strconv.FormatFloat(l, 'g', 4, 64))
+	}
+	return ""
 }
 
 func newPlot(title, x, y string) *plot.Plot {
@@ -145,16 +253,22 @@ func shownCaption(shown, total int) string {
 // historyChart plots every valued trial's value by trial number with the
 // best value so far as a step line.
 func historyChart(d *Data, maxPts int) (*Chart, error) {
-	all := valued(d)
+	vs := valueScaleOf(d)
+	var all []*Trial
+	for _, t := range valued(d) {
+		if _, ok := vs.of(t); ok {
+			all = append(all, t)
+		}
+	}
 	if len(all) == 0 {
 		return nil, nil
 	}
-	p := newPlot("", "trial", "value")
+	p := newPlot("", "trial", vs.label)
 	var best plotter.XYs
 	cur := math.NaN()
 	for _, t := range all {
-		v := *t.Value
-		if math.IsNaN(cur) || (d.maximize() && v > cur) || (!d.maximize() && v < cur) {
+		v, _ := vs.of(t)
+		if math.IsNaN(cur) || vs.better(v, cur) {
 			if len(best) > 0 {
 				best = append(best, plotter.XY{X: float64(t.Number), Y: cur})
 			}
@@ -165,7 +279,8 @@ func historyChart(d *Data, maxPts int) (*Chart, error) {
 	shown := thinned(d, all, maxPts)
 	var comp, pruned, base plotter.XYs
 	for _, t := range shown {
-		pt := plotter.XY{X: float64(t.Number), Y: *t.Value}
+		v, _ := vs.of(t)
+		pt := plotter.XY{X: float64(t.Number), Y: v}
 		switch {
 		case t.Baseline:
 			base = append(base, pt)
@@ -181,7 +296,7 @@ func historyChart(d *Data, maxPts int) (*Chart, error) {
 	}
 	line.Color, line.Width = colBest, vg.Points(1.5)
 	p.Add(line)
-	p.Legend.Add("best so far", line)
+	// No legend: over a thousand points it hides data; the caption says it.
 	for _, s := range []struct {
 		xys   plotter.XYs
 		c     color.Color
@@ -196,15 +311,19 @@ func historyChart(d *Data, maxPts int) (*Chart, error) {
 			return nil, fmt.Errorf("history chart: %w", err)
 		}
 		p.Add(sc)
-		p.Legend.Add(s.name, sc)
 	}
-	p.Legend.Top = !d.maximize()
+	tidyAxis(&p.X, false, true, false, xLen(chartW))
+	tidyAxis(&p.Y, false, false, true, yLen(chartH))
 	svg, err := svgOf(p, chartW, chartH)
 	if err != nil {
 		return nil, err
 	}
+	what := "Each trial's value (its best epoch)"
+	if vs.lossScale > 0 {
+		what = "Each trial's " + vs.label + " at its best epoch (lower is better)"
+	}
 	return &Chart{Title: "Optimization history", SVG: svg,
-		Caption: "Each trial's value (its best epoch) by trial number; the line is the best value so far. " + shownCaption(len(shown), len(all))}, nil
+		Caption: what + " by trial number: blue complete, grey pruned, orange triangle the baseline; the red line is the best so far. " + shownCaption(len(shown), len(all))}, nil
 }
 
 // componentNames lists objective component names in the objective's order,
@@ -222,13 +341,38 @@ func componentNames(d *Data) []string {
 	return nil
 }
 
-func componentValue(t *Trial, name string) (float64, bool) {
+// componentValue returns a component's plotted value and its goodness
+// (larger is better, for the Pareto front): the normalised value, or for a
+// loss component the loss itself, lower being better.
+func componentValue(t *Trial, name string) (shown, good float64, ok bool) {
 	for _, c := range t.Components {
 		if c.Name == name && !c.Unscorable {
-			return c.Normalized, true
+			if isLossKind(c.Kind) {
+				return c.Raw, -c.Raw, finite(c.Raw)
+			}
+			return c.Normalized, c.Normalized, finite(c.Normalized)
 		}
 	}
-	return 0, false
+	return 0, 0, false
+}
+
+func isLossKind(k string) bool { return k == objective.KindLoss || k == objective.KindValidation }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// componentLabel is a component's axis label.
+func componentLabel(d *Data, name string) string {
+	for _, t := range d.Trials {
+		for _, c := range t.Components {
+			if c.Name == name {
+				if isLossKind(c.Kind) {
+					return name + " (loss, lower is better)"
+				}
+				return name + " (normalised)"
+			}
+		}
+	}
+	return name
 }
 
 // paretoFront returns the indexes of points not dominated by any other
@@ -256,88 +400,100 @@ func paretoFront(xys plotter.XYs) []int {
 }
 
 // componentCharts plots pairs of objective components (normalised, 1 is
-// best) against each other with the Pareto front marked: where likeness
-// and prompt-following trade off, the front is the set worth looking at.
-func componentCharts(d *Data, maxPts int) ([]Chart, error) {
+// best; a loss as the loss) against each other with the Pareto front
+// marked: where likeness and prompt-following trade off, the front is the
+// set worth looking at.
+func componentCharts(d *Data, maxPts int) []Chart {
 	names := componentNames(d)
 	var out []Chart
-	all := valued(d)
-	shown := thinned(d, all, maxPts)
 	for i := 0; i < len(names) && len(out) < 3; i++ {
 		for j := i + 1; j < len(names) && len(out) < 3; j++ {
-			var xys plotter.XYs
-			var nums []int
-			for _, t := range all {
-				x, ok1 := componentValue(t, names[i])
-				y, ok2 := componentValue(t, names[j])
-				if ok1 && ok2 {
-					xys = append(xys, plotter.XY{X: x, Y: y})
-					nums = append(nums, t.Number)
-				}
+			title := names[i] + " vs " + names[j]
+			if c := drawChart(title, func() (*Chart, error) { return componentChart(d, maxPts, names[i], names[j]) }); c != nil {
+				out = append(out, *c)
 			}
-			if len(xys) == 0 {
-				continue
-			}
-			front := paretoFront(xys)
-			onFront := map[int]bool{}
-			var fxys plotter.XYs
-			var labels []string
-			for _, k := range front {
-				onFront[nums[k]] = true
-				fxys = append(fxys, xys[k])
-				labels = append(labels, fmt.Sprint(nums[k]))
-			}
-			keep := map[int]bool{}
-			for _, t := range shown {
-				keep[t.Number] = true
-			}
-			var rest plotter.XYs
-			for k, n := range nums {
-				if keep[n] && !onFront[n] {
-					rest = append(rest, xys[k])
-				}
-			}
-			p := newPlot("", names[i]+" (normalised)", names[j]+" (normalised)")
-			if len(rest) > 0 {
-				sc, err := scatter(rest, colPruned, nil, vg.Points(2.5))
-				if err != nil {
-					return nil, fmt.Errorf("components chart: %w", err)
-				}
-				p.Add(sc)
-				p.Legend.Add("trial", sc)
-			}
-			fl, fs, err := plotter.NewLinePoints(fxys)
-			if err != nil {
-				return nil, fmt.Errorf("components chart: %w", err)
-			}
-			fl.Color, fl.Width = colFront, vg.Points(1)
-			fl.StepStyle = plotter.PreStep
-			fs.GlyphStyle.Color, fs.GlyphStyle.Radius, fs.GlyphStyle.Shape = colFront, vg.Points(3.5), draw.CircleGlyph{}
-			p.Add(fl, fs)
-			p.Legend.Add("Pareto front", fl, fs)
-			if len(fxys) <= 30 {
-				lab, err := plotter.NewLabels(plotter.XYLabels{XYs: fxys, Labels: labels})
-				if err == nil {
-					lab.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
-					p.Add(lab)
-				}
-			}
-			p.Legend.Top, p.Legend.Left = false, true
-			svg, err := svgOf(p, chartW, chartH)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, Chart{Title: names[i] + " vs " + names[j], SVG: svg,
-				Caption: fmt.Sprintf("Each trial's best epoch; %d trials on the Pareto front (labelled by trial number), where improving one component costs the other.", len(front))})
 		}
 	}
-	return out, nil
+	return out
+}
+
+func componentChart(d *Data, maxPts int, xn, yn string) (*Chart, error) {
+	all := valued(d)
+	shown := thinned(d, all, maxPts)
+	var xys, good plotter.XYs
+	var nums []int
+	for _, t := range all {
+		x, gx, ok1 := componentValue(t, xn)
+		y, gy, ok2 := componentValue(t, yn)
+		if ok1 && ok2 {
+			xys = append(xys, plotter.XY{X: x, Y: y})
+			good = append(good, plotter.XY{X: gx, Y: gy})
+			nums = append(nums, t.Number)
+		}
+	}
+	if len(xys) == 0 {
+		return nil, nil
+	}
+	front := paretoFront(good)
+	onFront := map[int]bool{}
+	var fxys plotter.XYs
+	var labels []string
+	for _, k := range front {
+		onFront[nums[k]] = true
+		fxys = append(fxys, xys[k])
+		labels = append(labels, fmt.Sprint(nums[k]))
+	}
+	keep := map[int]bool{}
+	for _, t := range shown {
+		keep[t.Number] = true
+	}
+	var rest plotter.XYs
+	for k, n := range nums {
+		if keep[n] && !onFront[n] {
+			rest = append(rest, xys[k])
+		}
+	}
+	p := newPlot("", componentLabel(d, xn), componentLabel(d, yn))
+	if len(rest) > 0 {
+		sc, err := scatter(rest, colPruned, nil, vg.Points(2.5))
+		if err != nil {
+			return nil, fmt.Errorf("components chart: %w", err)
+		}
+		p.Add(sc)
+		p.Legend.Add("trial", sc)
+	}
+	fl, fs, err := plotter.NewLinePoints(fxys)
+	if err != nil {
+		return nil, fmt.Errorf("components chart: %w", err)
+	}
+	fl.Color, fl.Width = colFront, vg.Points(1)
+	fl.StepStyle = plotter.PreStep
+	fs.GlyphStyle.Color, fs.GlyphStyle.Radius, fs.GlyphStyle.Shape = colFront, vg.Points(3.5), draw.CircleGlyph{}
+	p.Add(fl, fs)
+	p.Legend.Add("Pareto front", fl, fs)
+	if len(fxys) <= 30 {
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: fxys, Labels: labels})
+		if err == nil {
+			lab.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
+			p.Add(lab)
+		}
+	}
+	p.Legend.Top, p.Legend.Left = false, true
+	tidyAxis(&p.X, false, false, false, xLen(chartW))
+	tidyAxis(&p.Y, false, false, true, yLen(chartH))
+	svg, err := svgOf(p, chartW, chartH)
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Title: xn + " vs " + yn, SVG: svg,
+		Caption: fmt.Sprintf("Each trial's best epoch; %d trials on the Pareto front (labelled by trial number), where improving one component costs the other.", len(front))}, nil
 }
 
 // paramAxis maps a param's values onto a numeric axis.
 type paramAxis struct {
 	name    string
 	log     bool
+	integer bool     // int params tick at whole numbers
 	choices []string // categorical: labels in order
 }
 
@@ -397,6 +553,7 @@ func axes(d *Data) []paramAxis {
 			}
 		case inSpec:
 			a.log = p.Log
+			a.integer = p.Type == sweep.ParamInt && p.RatioOf == ""
 		}
 		// Values outside the declared choices (an enqueued config) and
 		// non-numeric values of an undeclared param become categories.
@@ -440,74 +597,106 @@ func jitter(n int) float64 {
 }
 
 // sliceCharts plots value against each param, one chart per param.
-func sliceCharts(d *Data, maxPts int) ([]Chart, error) {
-	all := valued(d)
+func sliceCharts(d *Data, maxPts int) []Chart {
+	vs := valueScaleOf(d)
+	var all []*Trial
+	for _, t := range valued(d) {
+		if _, ok := vs.of(t); ok {
+			all = append(all, t)
+		}
+	}
 	if len(all) == 0 {
-		return nil, nil
+		return nil
 	}
 	shown := thinned(d, all, maxPts)
 	var out []Chart
 	for _, a := range axes(d) {
-		var pts, base plotter.XYs
-		n := 0
-		for _, t := range shown {
-			v, ok := t.Params[a.name]
-			if !ok {
-				continue
-			}
-			x, ok := a.value(v)
-			if !ok {
-				continue
-			}
-			if a.choices != nil {
-				x += jitter(t.Number)
-			}
-			n++
-			pt := plotter.XY{X: x, Y: *t.Value}
-			if t.Baseline {
-				base = append(base, pt)
-			} else {
-				pts = append(pts, pt)
-			}
+		if c := drawChart(a.name, func() (*Chart, error) { return sliceChart(a, vs, shown) }); c != nil {
+			out = append(out, *c)
 		}
-		if n == 0 {
+	}
+	return out
+}
+
+const (
+	sliceW = chartW / 2
+	sliceH = chartH * 2 / 3
+)
+
+func sliceChart(a paramAxis, vs valueScale, shown []*Trial) (*Chart, error) {
+	var pts, base plotter.XYs
+	n := 0
+	for _, t := range shown {
+		v, ok := t.Params[a.name]
+		if !ok {
 			continue
 		}
-		p := newPlot("", a.name, "value")
-		if a.log {
-			p.X.Scale = plot.LogScale{}
-			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		x, ok := a.value(v)
+		if !ok {
+			continue
 		}
 		if a.choices != nil {
-			ticks := make(plot.ConstantTicks, len(a.choices))
-			for i, c := range a.choices {
-				ticks[i] = plot.Tick{Value: float64(i), Label: c}
-			}
-			p.X.Tick.Marker = ticks
-			p.X.Min, p.X.Max = -0.5, float64(len(a.choices))-0.5
+			x += jitter(t.Number)
 		}
-		if len(pts) > 0 {
-			sc, err := scatter(pts, colComplete, nil, vg.Points(2.5))
-			if err != nil {
-				return nil, fmt.Errorf("slice chart %s: %w", a.name, err)
-			}
-			p.Add(sc)
+		y, _ := vs.of(t)
+		n++
+		pt := plotter.XY{X: x, Y: y}
+		if t.Baseline {
+			base = append(base, pt)
+		} else {
+			pts = append(pts, pt)
 		}
-		if len(base) > 0 {
-			sc, err := scatter(base, colBaseline, draw.TriangleGlyph{}, vg.Points(3.5))
-			if err != nil {
-				return nil, fmt.Errorf("slice chart %s: %w", a.name, err)
-			}
-			p.Add(sc)
-			p.Legend.Add("baseline", sc)
-		}
-		svg, err := svgOf(p, chartW/2, chartH*2/3)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Chart{Title: a.name, SVG: svg, Caption: fmt.Sprintf("%d trials with %s.", n, a.name)})
 	}
-	return out, nil
+	if n == 0 {
+		return nil, nil
+	}
+	p := newPlot("", a.name, vs.label)
+	if len(pts) > 0 {
+		sc, err := scatter(pts, colComplete, nil, vg.Points(2.5))
+		if err != nil {
+			return nil, fmt.Errorf("slice chart %s: %w", a.name, err)
+		}
+		p.Add(sc)
+	}
+	if len(base) > 0 {
+		sc, err := scatter(base, colBaseline, draw.TriangleGlyph{}, vg.Points(3.5))
+		if err != nil {
+			return nil, fmt.Errorf("slice chart %s: %w", a.name, err)
+		}
+		p.Add(sc)
+	}
+	caption := fmt.Sprintf("%d trials with %s.", n, a.name)
+	if len(base) > 0 {
+		caption += " The orange triangle is the baseline."
+	}
+	w := sliceW
+	if a.choices != nil {
+		// Widen the chart (up to a full one) so long choice names fit.
+		need := vg.Length(0)
+		for _, c := range a.choices {
+			l, _ := fitLabels([]string{c}, 2*vg.Centimeter, p.X.Tick.Label)
+			need = max(need, p.X.Tick.Label.Width(l[0])/0.85+vg.Points(6))
+		}
+		w = min(max(sliceW, need*vg.Length(len(a.choices))+2.2*vg.Centimeter), chartW)
+		labels, cut := fitLabels(a.choices, xLen(w)/vg.Length(len(a.choices))*0.85, p.X.Tick.Label)
+		ticks := make(plot.ConstantTicks, len(a.choices))
+		for i := range a.choices {
+			ticks[i] = plot.Tick{Value: float64(i), Label: labels[i]}
+		}
+		p.X.Tick.Marker = ticks
+		p.X.Min, p.X.Max = -0.5, float64(len(a.choices))-0.5
+		if cut {
+			caption += " Choices in order: " + strings.Join(a.choices, ", ") + "."
+		}
+	} else {
+		tidyAxis(&p.X, a.log, a.integer, false, xLen(sliceW))
+	}
+	tidyAxis(&p.Y, false, false, true, yLen(sliceH))
+	svg, err := svgOf(p, w, sliceH)
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Title: a.name, SVG: svg, Caption: caption}, nil
 }
 
 // norm maps each axis's values to 0..1 over the trials drawn.
@@ -533,13 +722,15 @@ func axisRanges(ax []paramAxis, ts []*Trial) (lo, hi []float64) {
 
 // parallelChart draws the best trials as lines across one vertical axis
 // per param (each scaled to its range, log params in log space) and a last
-// axis for the value; the best trial is red and drawn on top.
+// axis for the value; the best trial is red and drawn on top. Each axis is
+// labelled with its range (numbers) or its choices.
 func parallelChart(d *Data, maxLines int) (*Chart, error) {
+	vs := valueScaleOf(d)
 	var ts []*Trial
 	total := 0
 	for i := range d.Trials {
 		t := &d.Trials[i]
-		if t.Value == nil {
+		if _, ok := vs.of(t); !ok {
 			continue
 		}
 		total++
@@ -554,7 +745,8 @@ func parallelChart(d *Data, maxLines int) (*Chart, error) {
 	lo, hi := axisRanges(ax, ts)
 	vlo, vhi := math.Inf(1), math.Inf(-1)
 	for _, t := range ts {
-		vlo, vhi = math.Min(vlo, *t.Value), math.Max(vhi, *t.Value)
+		v, _ := vs.of(t)
+		vlo, vhi = math.Min(vlo, v), math.Max(vhi, v)
 	}
 	scale := func(x, l, h float64) float64 {
 		if h <= l {
@@ -562,22 +754,69 @@ func parallelChart(d *Data, maxLines int) (*Chart, error) {
 		}
 		return (x - l) / (h - l)
 	}
+	// Room for every axis name and its value labels: neighbours must not meet.
+	w := max(chartW, vg.Length(len(ax)+1)*3*vg.Centimeter)
+	// Browsers may draw the SVG's text in a wider face than gonum measured.
+	slot := xLen(w) / vg.Length(float64(len(ax))+0.8) * 0.85
 	p := newPlot("", "", "scaled to each axis's range")
-	p.Y.Min, p.Y.Max = -0.05, 1.05
+	p.Y.Min, p.Y.Max = -0.08, 1.08
 	p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "low"}, {Value: 1, Label: "high"}}
+	names := make([]string, 0, len(ax)+1)
+	for _, a := range ax {
+		names = append(names, a.name)
+	}
+	names = append(names, vs.label)
+	fitted, _ := fitLabels(names, slot, p.X.Tick.Label)
 	ticks := make(plot.ConstantTicks, 0, len(ax)+1)
+	var marks plotter.XYLabels
+	mark := func(i int, y float64, label string) {
+		marks.XYs = append(marks.XYs, plotter.XY{X: float64(i), Y: y})
+		marks.Labels = append(marks.Labels, label)
+	}
+	valueLabelStyle := p.X.Tick.Label
+	valueLabelStyle.Font.Size = vg.Points(7)
 	for i, a := range ax {
-		ticks = append(ticks, plot.Tick{Value: float64(i), Label: a.name})
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: fitted[i]})
 		l, err := plotter.NewLine(plotter.XYs{{X: float64(i), Y: 0}, {X: float64(i), Y: 1}})
 		if err != nil {
 			return nil, fmt.Errorf("parallel chart: %w", err)
 		}
 		l.Color = color.Black
 		p.Add(l)
+		if a.choices != nil {
+			short, _ := fitLabels(a.choices, slot-vg.Points(6), valueLabelStyle)
+			for k := range a.choices {
+				mark(i, scale(float64(k), lo[i], hi[i]), short[k])
+			}
+			continue
+		}
+		if math.IsInf(lo[i], 0) {
+			continue
+		}
+		l0, h0 := lo[i], hi[i]
+		if a.log {
+			l0, h0 = math.Exp(l0), math.Exp(h0)
+		}
+		if h0 <= l0 {
+			mark(i, 0.5, fmtSig(l0))
+			continue
+		}
+		mark(i, 0, fmtSig(l0))
+		mark(i, 1, fmtSig(h0))
 	}
-	ticks = append(ticks, plot.Tick{Value: float64(len(ax)), Label: "value"})
+	best, worst := vhi, vlo
+	if !vs.higherBetter {
+		best, worst = vlo, vhi
+	}
+	if vhi > vlo {
+		mark(len(ax), 1, "best "+fmtSig(best))
+		mark(len(ax), 0, fmtSig(worst))
+	} else {
+		mark(len(ax), 0.5, fmtSig(best))
+	}
+	ticks = append(ticks, plot.Tick{Value: float64(len(ax)), Label: fitted[len(ax)]})
 	p.X.Tick.Marker = ticks
-	p.X.Min, p.X.Max = -0.2, float64(len(ax))+0.2
+	p.X.Min, p.X.Max = -0.2, float64(len(ax))+0.6
 	// Worst first, so better lines are drawn over worse ones.
 	for k := len(ts) - 1; k >= 0; k-- {
 		t := ts[k]
@@ -592,8 +831,9 @@ func parallelChart(d *Data, maxLines int) (*Chart, error) {
 			}
 			xys = append(xys, plotter.XY{X: float64(i), Y: scale(x, lo[i], hi[i])})
 		}
-		v := scale(*t.Value, vlo, vhi)
-		if !d.maximize() {
+		tv, _ := vs.of(t)
+		v := scale(tv, vlo, vhi)
+		if !vs.higherBetter {
 			v = 1 - v // "high" is always better on the value axis
 		}
 		xys = append(xys, plotter.XY{X: float64(len(ax)), Y: v})
@@ -615,8 +855,18 @@ func parallelChart(d *Data, maxLines int) (*Chart, error) {
 		}
 		p.Add(l)
 	}
-	// Room for every axis name: labels of neighbouring axes must not meet.
-	w := max(chartW, vg.Length(len(ax)+1)*3*vg.Centimeter)
+	if len(marks.XYs) > 0 {
+		lab, err := plotter.NewLabels(marks)
+		if err != nil {
+			return nil, fmt.Errorf("parallel chart: %w", err)
+		}
+		for i := range lab.TextStyle {
+			lab.TextStyle[i] = valueLabelStyle
+			lab.TextStyle[i].XAlign, lab.TextStyle[i].YAlign = draw.XLeft, draw.YCenter
+		}
+		lab.Offset = vg.Point{X: vg.Points(3)}
+		p.Add(lab)
+	}
 	svg, err := svgOf(p, w, chartH)
 	if err != nil {
 		return nil, err
@@ -626,7 +876,18 @@ func parallelChart(d *Data, maxLines int) (*Chart, error) {
 		cap = fmt.Sprintf("All %d trials with a value", total)
 	}
 	return &Chart{Title: "Parallel coordinates", SVG: svg,
-		Caption: cap + " (darker is better; best in red, baseline dashed orange). Each axis spans the values drawn; categorical axes list choices in order; on the value axis high is better."}, nil
+		Caption: cap + " (darker is better; best in red, baseline dashed orange). Each axis spans the values drawn, labelled at its ends; categorical axes list their choices; on the " + vs.label + " axis high is better."}, nil
+}
+
+// fmtSig writes v with at most 3 significant digits, in the tick labels'
+// style (9.96e-4, 0.0992, 126).
+func fmtSig(v float64) string {
+	a := math.Abs(v)
+	if a == 0 || !finite(v) {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	step := math.Pow(10, math.Floor(math.Log10(a)+1e-9)-2)
+	return trimZeros(fmtTick(v, step, a < 1e-3 || a >= 1e6))
 }
 
 // importanceChart draws the importances as horizontal bars, largest on top.
@@ -652,6 +913,7 @@ func importanceChart(imp []Importance) (*Chart, error) {
 	p.Add(bars)
 	p.NominalY(names...)
 	p.X.Min = 0
+	tidyAxis(&p.X, false, false, false, xLen(chartW))
 	h := vg.Length(len(imp))*vg.Points(18) + 2*vg.Centimeter
 	svg, err := svgOf(p, chartW, h)
 	if err != nil {
@@ -661,10 +923,12 @@ func importanceChart(imp []Importance) (*Chart, error) {
 		Caption: "How differently each parameter is distributed among the top 10% of trials than among all trials with a value (PED-ANOVA, Pearson divergence of Parzen estimates), as a share of the total. Needs 10 or more valued trials."}, nil
 }
 
-// curveChart draws one line per trial from pick(metric point).
+// curveChart draws one line per trial from pick(metric point). A trial
+// with a single point (a trainer that reported one step) is drawn as a
+// dot: a line through one point draws nothing.
 func curveChart(title, ylabel string, ts []*Trial, pick func(t *Trial) plotter.XYs, logY bool) (*Chart, error) {
 	p := newPlot("", "step", ylabel)
-	n := 0
+	n, single := 0, 0
 	for i, t := range ts {
 		xys := pick(t)
 		if len(xys) == 0 {
@@ -680,22 +944,35 @@ func curveChart(title, ylabel string, ts []*Trial, pick func(t *Trial) plotter.X
 		if t.Baseline {
 			name += " (baseline)"
 		}
-		p.Legend.Add(name, l)
+		if len(xys) == 1 {
+			sc, err := scatter(xys, series[i%len(series)], nil, vg.Points(3))
+			if err != nil {
+				return nil, fmt.Errorf("%s chart: %w", ylabel, err)
+			}
+			p.Add(sc)
+			p.Legend.Add(name, sc)
+			single++
+		} else {
+			p.Legend.Add(name, l)
+		}
 		n++
 	}
 	if n == 0 {
 		return nil, nil
 	}
-	if logY && spansDecades(ts, pick) {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
+	log := logY && spansDecades(ts, pick)
 	p.Legend.Top = true
+	tidyAxis(&p.X, false, true, false, xLen(chartW))
+	tidyAxis(&p.Y, log, false, true, yLen(chartH))
 	svg, err := svgOf(p, chartW, chartH)
 	if err != nil {
 		return nil, err
 	}
-	return &Chart{Title: title, SVG: svg}, nil
+	c := &Chart{Title: title, SVG: svg}
+	if single == n {
+		c.Caption = "Each trial reported one step: its dot is its only value."
+	}
+	return c, nil
 }
 
 // spansDecades says whether a log Y axis can be drawn: every value positive
@@ -708,6 +985,68 @@ func spansDecades(ts []*Trial, pick func(t *Trial) plotter.XYs) bool {
 		}
 	}
 	return lo > 0 && hi > lo*1.0001 && !math.IsInf(hi, 0)
+}
+
+// buildCharts draws every chart of the page. Each is drawn on its own:
+// one that fails (an error, or a panic inside gonum/plot) becomes a note in
+// its place and the rest of the page is drawn as usual.
+func buildCharts(pg *page, d *Data, opts Options) {
+	pg.Charts["history"] = drawChart("Optimization history", func() (*Chart, error) { return historyChart(d, opts.MaxPoints) })
+	pg.Components = componentCharts(d, opts.MaxPoints)
+	if len(componentNames(d)) < 2 {
+		pg.Notes = append(pg.Notes, "The objective has fewer than two components: there is nothing to trade off.")
+	}
+	pg.Slices = sliceCharts(d, opts.MaxPoints)
+	pg.Charts["parallel"] = drawChart("Parallel coordinates", func() (*Chart, error) { return parallelChart(d, opts.MaxLines) })
+	pg.Importance = ParamImportance(d)
+	if len(pg.Importance) > 0 && pg.Importance[0].Value == 0 {
+		pg.Importance = nil
+		pg.Charts["importance"] = &Chart{Title: "Parameter importance", Caption: "No parameter takes more than one value among the trials with a value: there is nothing to rank."}
+	} else {
+		pg.Charts["importance"] = drawChart("Parameter importance", func() (*Chart, error) { return importanceChart(pg.Importance) })
+		if c := pg.Charts["importance"]; c != nil {
+			c.Caption += ratioNote(d.Spec)
+		}
+	}
+	var curves []*Trial
+	for i := range d.Trials {
+		t := &d.Trials[i]
+		if t.Value != nil && t.Detailed && len(t.Metrics) > 0 && len(curves) < opts.CurveTrials {
+			curves = append(curves, t)
+		}
+	}
+	if b := d.Baseline(); b != nil && b.Detailed && len(b.Metrics) > 0 && !containsTrial(curves, b) {
+		curves = append(curves, b)
+	}
+	loss := drawChart("Training loss", func() (*Chart, error) {
+		return curveChart("Training loss", "loss (avr_loss)", curves, func(t *Trial) plotter.XYs {
+			var xys plotter.XYs
+			for _, m := range t.Metrics {
+				if m.Loss > 0 && !math.IsInf(m.Loss, 0) {
+					xys = append(xys, plotter.XY{X: float64(m.Step), Y: m.Loss})
+				}
+			}
+			return thinXYs(xys, 400)
+		}, false)
+	})
+	if loss != nil {
+		if loss.SVG != "" {
+			loss.Caption = strings.TrimSpace("Training loss (sd-scripts' running average) of the best trials. " + loss.Caption)
+		}
+		pg.Curves = append(pg.Curves, *loss)
+	}
+	lr := drawChart("Learning rate schedule", func() (*Chart, error) {
+		return curveChart("Learning rate schedule", "learning rate", curves, func(t *Trial) plotter.XYs {
+			return thinXYs(lrCurve(d, t), 400)
+		}, false)
+	})
+	if lr != nil {
+		if lr.SVG != "" {
+			lr.Caption = strings.TrimSpace("Learning rate by step: as the trainer reported it, or computed from the trial's config with sd-scripts' scheduler formulas when it did not. " + lr.Caption)
+		}
+		pg.Curves = append(pg.Curves, *lr)
+	}
+	pg.Charts["timeline"] = drawChart("GPU timeline", func() (*Chart, error) { return timelineChart(d) })
 }
 
 // timelineChart shows which trial ran on which GPU (or CPU slot) and when:
@@ -811,7 +1150,7 @@ func timelineChart(d *Data) (*Chart, error) {
 			for i := range lab.TextStyle {
 				lab.TextStyle[i].Color = color.White
 				lab.TextStyle[i].XAlign = draw.XCenter
-				lab.TextStyle[i].YAlign = draw.YCenter
+				lab.TextStyle[i].XAlign, lab.TextStyle[i].YAlign = draw.XLeft, draw.YCenter
 				lab.TextStyle[i].Font.Size = vg.Points(7)
 			}
 			p.Add(lab)
@@ -820,6 +1159,7 @@ func timelineChart(d *Data) (*Chart, error) {
 	p.NominalY(rows...)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(rows))-0.4
 	p.X.Min = 0
+	tidyAxis(&p.X, false, false, false, xLen(chartW))
 	h := vg.Length(len(rows))*vg.Points(28) + 2*vg.Centimeter
 	svg, err := svgOf(p, chartW, h)
 	if err != nil {

@@ -215,9 +215,7 @@ func buildPage(d *Data, opts Options) (*page, error) {
 	if err := buildGrid(pg, d, opts); err != nil {
 		return nil, err
 	}
-	if err := buildCharts(pg, d, opts); err != nil {
-		return nil, err
-	}
+	buildCharts(pg, d, opts)
 	buildFailures(pg, d, opts)
 	buildRatings(pg, d)
 	return pg, nil
@@ -348,7 +346,7 @@ func buildSummary(pg *page, d *Data) {
 	if best == nil {
 		return
 	}
-	bv := &bestView{Number: best.Number, Value: fmtValue(best.Value), Epoch: orDash(best.BestLabel())}
+	bv := &bestView{Number: best.Number, Value: fmtValue(best.Value) + lossNote(d, best), Epoch: orDash(best.BestLabel())}
 	if base := d.Baseline(); base != nil && base.Value != nil && base.Number != best.Number {
 		bv.Baseline = fmt.Sprintf("trial %d: %s", base.Number, fmtValue(base.Value))
 		diff := *best.Value - *base.Value
@@ -557,7 +555,7 @@ func buildGrid(pg *page, d *Data, opts Options) error {
 		if !ok && len(epochs) > 0 {
 			show = epochs[len(epochs)-1]
 		}
-		g := gridRow{Number: t.Number, Value: fmtValue(t.Value), Epoch: show.label(), Cells: cells(t, show)}
+		g := gridRow{Number: t.Number, Value: fmtValue(t.Value) + lossNote(d, t), Epoch: show.label(), Cells: cells(t, show)}
 		if t.Partial != "" {
 			g.Epoch += " partial " + t.Partial
 		}
@@ -619,72 +617,6 @@ func candidateState(e sweep.EpochRecord) string {
 		return "unscorable"
 	}
 	return e.Completeness()
-}
-
-func buildCharts(pg *page, d *Data, opts Options) error {
-	var err error
-	if pg.Charts["history"], err = historyChart(d, opts.MaxPoints); err != nil {
-		return err
-	}
-	if pg.Components, err = componentCharts(d, opts.MaxPoints); err != nil {
-		return err
-	}
-	if len(componentNames(d)) < 2 {
-		pg.Notes = append(pg.Notes, "The objective has fewer than two components: there is nothing to trade off.")
-	}
-	if pg.Slices, err = sliceCharts(d, opts.MaxPoints); err != nil {
-		return err
-	}
-	if pg.Charts["parallel"], err = parallelChart(d, opts.MaxLines); err != nil {
-		return err
-	}
-	pg.Importance = ParamImportance(d)
-	if pg.Charts["importance"], err = importanceChart(pg.Importance); err != nil {
-		return err
-	}
-	if c := pg.Charts["importance"]; c != nil {
-		c.Caption += ratioNote(d.Spec)
-	}
-	var curves []*Trial
-	for i := range d.Trials {
-		t := &d.Trials[i]
-		if t.Value != nil && t.Detailed && len(t.Metrics) > 0 && len(curves) < opts.CurveTrials {
-			curves = append(curves, t)
-		}
-	}
-	if b := d.Baseline(); b != nil && b.Detailed && len(b.Metrics) > 0 && !containsTrial(curves, b) {
-		curves = append(curves, b)
-	}
-	loss, err := curveChart("Training loss", "loss (avr_loss)", curves, func(t *Trial) plotter.XYs {
-		var xys plotter.XYs
-		for _, m := range t.Metrics {
-			if m.Loss > 0 && !math.IsInf(m.Loss, 0) {
-				xys = append(xys, plotter.XY{X: float64(m.Step), Y: m.Loss})
-			}
-		}
-		return thinXYs(xys, 400)
-	}, false)
-	if err != nil {
-		return err
-	}
-	if loss != nil {
-		loss.Caption = "Training loss (sd-scripts' running average) of the best trials."
-		pg.Curves = append(pg.Curves, *loss)
-	}
-	lr, err := curveChart("Learning rate schedule", "learning rate", curves, func(t *Trial) plotter.XYs {
-		return thinXYs(lrCurve(d, t), 400)
-	}, false)
-	if err != nil {
-		return err
-	}
-	if lr != nil {
-		lr.Caption = "Learning rate by step: as the trainer reported it, or computed from the trial's config with sd-scripts' scheduler formulas when it did not."
-		pg.Curves = append(pg.Curves, *lr)
-	}
-	if pg.Charts["timeline"], err = timelineChart(d); err != nil {
-		return err
-	}
-	return nil
 }
 
 func containsTrial(ts []*Trial, t *Trial) bool {

@@ -102,8 +102,17 @@ func ParamImportance(d *Data) []Importance {
 // top set does not make the ratio infinite).
 func categoricalDivergence(all, top []float64, k int) float64 {
 	pa, pt := make([]float64, k), make([]float64, k)
+	seen := 0
 	for _, x := range all {
+		if pa[int(x)] == 0 {
+			seen++
+		}
 		pa[int(x)]++
+	}
+	if seen < 2 {
+		// One choice throughout carries no information; the smoothing alone
+		// (it differs between the two set sizes) would make it look as if it did.
+		return 0
 	}
 	for _, x := range top {
 		pt[int(x)]++

@@ -238,10 +238,11 @@ func (s *Store) ReapStaleExcept(ctx context.Context, studyID int, staleAfter tim
 		now := time.Now()
 		cutoff := micro(now.Add(-staleAfter))
 		var stale []struct {
-			ID     int `db:"trial_id"`
-			Number int `db:"number"`
+			ID     int   `db:"trial_id"`
+			Number int   `db:"number"`
+			Last   int64 `db:"last_seen"`
 		}
-		if err := tx.SelectContext(ctx, &stale, s.rebind(`SELECT trial_id, number FROM trials
+		if err := tx.SelectContext(ctx, &stale, s.rebind(`SELECT trial_id, number, COALESCE(heartbeat, datetime_start) AS last_seen FROM trials
 			WHERE study_id = ? AND state = 0 AND COALESCE(heartbeat, datetime_start) < ?
 			AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.trial_id = trials.trial_id AND runs.worker_id <> '' AND runs.worker_id = ?)
 			ORDER BY number`+s.forUpdate()),
@@ -249,7 +250,9 @@ func (s *Store) ReapStaleExcept(ctx context.Context, studyID int, staleAfter tim
 			return err
 		}
 		for _, st := range stale {
-			retryID, err := s.failInterrupted(ctx, tx, studyID, st.ID, st.Number, maxRetries, now)
+			// A reaped trial ended when it was last seen alive, not now: its
+			// duration must not count the time until someone noticed.
+			retryID, err := s.failInterrupted(ctx, tx, studyID, st.ID, st.Number, maxRetries, time.UnixMicro(st.Last))
 			if err != nil {
 				return err
 			}

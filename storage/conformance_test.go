@@ -503,6 +503,18 @@ func TestClaimBudget(t *testing.T) {
 	})
 }
 
+// lastSeen sets a RUNNING trial's (and its run's) last heartbeat to at: the
+// reaper tests age a trial by its record, not by sleeping, so no load on the
+// machine can move a trial across the staleness line.
+func lastSeen(t *testing.T, s *Store, trialID int, at time.Time) {
+	t.Helper()
+	for _, q := range []string{`UPDATE trials SET heartbeat = ? WHERE trial_id = ?`, `UPDATE runs SET heartbeat = ? WHERE trial_id = ?`} {
+		if _, err := s.db.Exec(s.rebind(q), micro(at), trialID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestHeartbeatAndReaper(t *testing.T) {
 	ctx := context.Background()
 	forEach(t, func(t *testing.T, s *Store, _ string) {
@@ -511,18 +523,21 @@ func TestHeartbeatAndReaper(t *testing.T) {
 		dist := goptuna.CategoricalDistribution{Choices: []string{"a", "b"}}
 		s.SetTrialParam(stale, "c", 1, dist)
 		s.SetTrialSystemAttr(stale, "lorasweep:baseline", "true")
-		if err := s.StartRun(ctx, sweep.RunRecord{TrialID: stale, WorkerID: "w1", Host: "h", GPUs: []string{"0"}}); err != nil {
+		started := time.UnixMicro(time.Now().Add(-3 * time.Hour).UnixMicro())
+		if err := s.StartRun(ctx, sweep.RunRecord{TrialID: stale, WorkerID: "w1", Host: "h", GPUs: []string{"0"}, Started: started}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(30 * time.Millisecond)
+		// Last seen two hours ago; the other trial beats now.
+		seen := time.UnixMicro(time.Now().Add(-2 * time.Hour).UnixMicro())
+		lastSeen(t, s, stale, seen)
 		alive := mustTrial(t, s, sid)
 		if err := s.Heartbeat(ctx, alive); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.ReapStale(ctx, sid, time.Hour, true); len(got) != 0 {
+		if got, _ := s.ReapStale(ctx, sid, 3*time.Hour, true); len(got) != 0 {
 			t.Errorf("fresh trials reaped: %+v", got)
 		}
-		reaped, err := s.ReapStaleLimit(ctx, sid, 20*time.Millisecond, 1)
+		reaped, err := s.ReapStaleLimit(ctx, sid, time.Hour, 1)
 		if err != nil || len(reaped) != 1 || reaped[0].TrialID != stale || reaped[0].RetryID == 0 {
 			t.Fatalf("reaped %+v %v", reaped, err)
 		}
@@ -530,8 +545,13 @@ func TestHeartbeatAndReaper(t *testing.T) {
 		if old.State != goptuna.TrialStateFail || old.SystemAttrs[AttrFailReason] != ReasonInterrupted {
 			t.Errorf("reaped trial %v %v", old.State, old.SystemAttrs)
 		}
-		if run, _ := s.GetRun(ctx, stale); run.Reason != ReasonInterrupted || run.Ended == nil {
-			t.Errorf("run %+v", run)
+		// It ended when last seen, not when reaped: its duration is an hour,
+		// not three.
+		if !old.DatetimeComplete.Equal(seen) {
+			t.Errorf("reaped trial completed at %v, want its last heartbeat %v", old.DatetimeComplete, seen)
+		}
+		if run, _ := s.GetRun(ctx, stale); run.Reason != ReasonInterrupted || run.Ended == nil || !run.Ended.Equal(seen) {
+			t.Errorf("run %+v, want ended at the last heartbeat %v", run, seen)
 		}
 		cp, _ := s.GetTrial(reaped[0].RetryID)
 		want := map[string]string{AttrFixedParams: `{"c":1}`, AttrRetryOf: "0", AttrRetryCount: "1", "lorasweep:baseline": "true"}
@@ -546,9 +566,9 @@ func TestHeartbeatAndReaper(t *testing.T) {
 		if r.TrialID != cp.ID {
 			t.Fatalf("claimed %+v", r)
 		}
-		time.Sleep(30 * time.Millisecond)
+		lastSeen(t, s, cp.ID, seen)
 		s.Heartbeat(ctx, alive)
-		again, err := s.ReapStaleLimit(ctx, sid, 20*time.Millisecond, 1)
+		again, err := s.ReapStaleLimit(ctx, sid, time.Hour, 1)
 		if err != nil || len(again) != 1 || again[0].TrialID != cp.ID || again[0].RetryID != 0 {
 			t.Errorf("second reap %+v %v", again, err)
 		}

@@ -151,3 +151,34 @@ func migrate(ctx context.Context, db *sqlx.DB, driver string) error {
 		return tx.Commit()
 	})
 }
+
+// checkSchema is migrate's read-only twin: it fails unless the database
+// holds lorasweep's schema at this binary's version, and changes nothing.
+func checkSchema(ctx context.Context, db *sqlx.DB, driver string) error {
+	ms, err := loadMigrations(driver)
+	if err != nil {
+		return err
+	}
+	var tables int
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`
+	if driver == DriverPostgres {
+		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = current_schema()`
+	}
+	if err := db.GetContext(ctx, &tables, q); err != nil {
+		return err
+	}
+	if tables == 0 {
+		return fmt.Errorf("%w: it has no lorasweep tables", ErrNotLorasweep)
+	}
+	var cur int
+	if err := db.GetContext(ctx, &cur, `SELECT COALESCE(MAX(version), 0) FROM schema_version`); err != nil {
+		return err
+	}
+	switch {
+	case cur > len(ms):
+		return fmt.Errorf("%w: database has version %d, this binary knows up to %d", ErrSchemaTooNew, cur, len(ms))
+	case cur < len(ms):
+		return fmt.Errorf("database schema version %d is older than this lorasweep's %d; `lorasweep run` on the sweep's spec upgrades it (reading commands never change a database)", cur, len(ms))
+	}
+	return nil
+}

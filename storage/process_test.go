@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/sweep"
 )
 
 // Environment of the re-executed test binary.
@@ -99,6 +101,8 @@ func helperMain(mode string) error {
 				if err != nil {
 					return
 				}
+				// The parent kills only once a trial is left RUNNING.
+				fmt.Printf("running %d\n", id)
 				for step := 0; step < 20; step++ {
 					s.SetTrialIntermediateValue(id, step, float64(step))
 				}
@@ -198,16 +202,26 @@ func TestCrashMidWrite(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// Kill when the helper has reported 40 finished trials and left
+			// at least one RUNNING: conditions it announces, not a time.
 			var done []int
+			running := 0
 			sc := bufio.NewScanner(out)
-			for sc.Scan() && len(done) < 40 {
-				n, _ := strconv.Atoi(strings.TrimPrefix(sc.Text(), "done "))
-				done = append(done, n)
+			for (len(done) < 40 || running == 0) && sc.Scan() {
+				if v, ok := strings.CutPrefix(sc.Text(), "running "); ok {
+					if _, err := strconv.Atoi(v); err == nil {
+						running++
+					}
+					continue
+				}
+				if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "done ")); err == nil {
+					done = append(done, n)
+				}
 			}
 			cmd.Process.Signal(syscall.SIGKILL)
 			cmd.Wait()
-			if len(done) < 40 {
-				t.Fatalf("helper reported %d trials before dying: %s", len(done), stderr.String())
+			if len(done) < 40 || running == 0 {
+				t.Fatalf("helper reported %d finished and %d running trials before dying: %s", len(done), running, stderr.String())
 			}
 
 			s2 := openT(t, dsn)
@@ -233,11 +247,21 @@ func TestCrashMidWrite(t *testing.T) {
 					t.Errorf("reported trial %d: %+v", n, tr)
 				}
 			}
-			// The killed worker's RUNNING trials are found by the next one.
-			time.Sleep(10 * time.Millisecond)
-			reaped, err := s2.ReapStale(context.Background(), sid, 5*time.Millisecond, false)
-			if err != nil || len(reaped) == 0 {
-				t.Errorf("reaped %v %v", reaped, err)
+			// The killed worker's RUNNING trials are found by the next one:
+			// dead, it beats no more, so they go stale however slow the
+			// machine (a deadline only bounds a broken reaper).
+			var reaped []sweep.ReapedTrial
+			for deadline := time.Now().Add(30 * time.Second); len(reaped) == 0 && time.Now().Before(deadline); {
+				reaped, err = s2.ReapStale(context.Background(), sid, time.Millisecond, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(reaped) == 0 {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			if len(reaped) == 0 {
+				t.Error("no RUNNING trial of the killed worker was reaped")
 			}
 		})
 	}

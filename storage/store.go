@@ -64,23 +64,79 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // OpenExisting is Open for commands that only read a sweep (trials,
-// status, report, export, worker): a SQLite file that does not exist is an
+// status, report, export, worker): it never creates or migrates a
+// database. A SQLite path with no file, an empty (0-byte) file, a file that
+// is not SQLite, or a database without lorasweep's tables (any driver) is an
 // error naming it — a mistyped --storage path must not leave an empty
-// database behind and then report "no sweep".
+// database behind and then report "no sweep". A lorasweep database of an
+// older schema is refused too: `lorasweep run` upgrades it.
 func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
 	info, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
 	if info.path != "" {
-		if _, err := os.Stat(info.path); err != nil {
-			return nil, fmt.Errorf("open storage %s: no database there (%w); check --storage or LORASWEEP_STORAGE", Redact(dsn), err)
+		if err := checkSQLiteFile(info.path); err != nil {
+			return nil, fmt.Errorf("open storage %s: %w; check --storage or LORASWEEP_STORAGE", Redact(dsn), err)
+		}
+		// Look at the schema read-only first: the full open sets WAL mode,
+		// which would rewrite another program's database.
+		if err := checkSQLiteSchema(ctx, info.path); err != nil {
+			return nil, fmt.Errorf("open storage %s: %w", Redact(dsn), err)
 		}
 	}
-	return Open(ctx, dsn)
+	s, err := openWith(ctx, info, false)
+	if err != nil {
+		return nil, redactErr(fmt.Errorf("open storage %s: %w", Redact(dsn), err), info.password)
+	}
+	return s, nil
 }
 
+// sqliteHeader starts every SQLite database file.
+const sqliteHeader = "SQLite format 3\x00"
+
+// checkSQLiteFile says why path cannot be an existing SQLite database
+// without writing to it: opening an empty file with WAL on would make it one.
+func checkSQLiteFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("no database there (%w)", err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	n, err := io.ReadFull(f, head)
+	switch {
+	case n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		return errors.New("the file is empty (0 bytes), not a lorasweep database")
+	case err != nil && err != io.ErrUnexpectedEOF:
+		return fmt.Errorf("read %s: %w", path, err)
+	case string(head[:n]) != sqliteHeader:
+		return errors.New("the file is not a SQLite database")
+	}
+	return nil
+}
+
+// checkSQLiteSchema runs checkSchema on a read-only connection.
+func checkSQLiteSchema(ctx context.Context, path string) error {
+	db, err := sqlx.Open(DriverSQLite, "file:"+path+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return checkSchema(ctx, db, DriverSQLite)
+}
+
+// ErrNotLorasweep is returned by OpenExisting for a database without
+// lorasweep's tables.
+var ErrNotLorasweep = errors.New("not a lorasweep database")
+
 func open(ctx context.Context, info dsnInfo) (*Store, error) {
+	return openWith(ctx, info, true)
+}
+
+// openWith connects; with doMigrate it applies pending migrations, else it
+// requires the schema to be this binary's.
+func openWith(ctx context.Context, info dsnInfo, doMigrate bool) (*Store, error) {
 	db, err := sqlx.Open(info.driver, info.conn)
 	if err != nil {
 		return nil, err
@@ -99,7 +155,11 @@ func open(ctx context.Context, info dsnInfo) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, db, info.driver); err != nil {
+	check := migrate
+	if !doMigrate {
+		check = checkSchema
+	}
+	if err := check(ctx, db, info.driver); err != nil {
 		db.Close()
 		return nil, err
 	}

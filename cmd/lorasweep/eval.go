@@ -207,7 +207,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 		return evalResult{}, err
 	}
 	if err := pool.Preflight(ctx, one.Base); err != nil {
-		return evalResult{}, usageError{fmt.Errorf("preflight: %w", err)}
+		return evalResult{}, usageError{err} // the error says "preflight:" itself
 	}
 	obj, err := objective.New(one.Objective, filepath.Dir(one.Path))
 	if err != nil {

@@ -169,7 +169,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		fmt.Fprintln(stderr, "note:", n)
 	}
 	if err := pool.Preflight(ctx, spec.Base); err != nil {
-		return usageError{fmt.Errorf("preflight: %w", err)}
+		return usageError{err} // the error says "preflight:" itself
 	}
 	obj, err := newObjective(spec)
 	if err != nil {
