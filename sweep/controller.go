@@ -106,9 +106,10 @@ type Controller struct {
 	Sampler goptuna.Sampler
 	Pruner  goptuna.Pruner // nil: no pruning
 	Logger  *slog.Logger
-	// WorkerID and Host identify this process in run records. A WorkerID of
-	// the form "host:pid" lets a later start on the same host reap this
-	// process's RUNNING trials at once when the pid is dead (see Alive).
+	// WorkerID and Host identify this process in run records; WorkerID must
+	// be unique per process start (NewWorkerID). Its "host:pid" part lets a
+	// later start on the same host reap this process's RUNNING trials at
+	// once when the pid is dead (see Alive).
 	WorkerID string
 	Host     string
 	// Alive, if set, reports whether a process of this host is alive. On

@@ -205,7 +205,7 @@ func TestControllerReapsTrialsOfDeadLocalWorkers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: tc.host + ":999999", Host: tc.host}); err != nil {
+			if err := st.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: tc.host + ":999999:0badf00d", Host: tc.host}); err != nil {
 				t.Fatal(err)
 			}
 			ctl := newController(spec, st, newFakeRunner(1, 2))

@@ -219,7 +219,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 		// Never asked: the only trial is the enqueued one.
 		Sampler:  sampling.NewRandom(sampling.RandomOptions{}),
 		Logger:   logger,
-		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		WorkerID: sweep.NewWorkerID(host, os.Getpid()),
 		Host:     host,
 		Parallel: 1,
 	}

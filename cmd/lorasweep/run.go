@@ -206,9 +206,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		Sampler: sampler,
 		Pruner:  pruner,
 		Logger:  logger,
-		// host:pid lets the next start on this host reap our trials at once
-		// if this process is killed.
-		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		// host:pid:nonce: the next start on this host reaps our trials at
+		// once if this process is killed; the nonce keeps a restarted
+		// container's PID 1 from taking our trials for its own.
+		WorkerID: sweep.NewWorkerID(host, os.Getpid()),
 		Host:     host,
 		Alive:    proc.Alive,
 		Join:     opts.worker,
