@@ -131,3 +131,91 @@ func TestContainerRestartSameHostname(t *testing.T) {
 	// namespace's own, and a PID namespace dies with its PID 1.
 	t.Logf("restart finished the sweep in %.1fs; dead worker %s; states %v", time.Since(start).Seconds(), dead, states)
 }
+
+// TestConsolePipeClosed runs a sweep whose stdout and stderr are a pipe
+// whose reader (a pager, `tee`) exits after the first line. The sweep must
+// go on to the budget and exit 0 with every trial recorded; it used to die
+// of SIGPIPE (exit 141) on its next write, leaving its trial RUNNING.
+func TestConsolePipeClosed(t *testing.T) {
+	const budget = 3
+	s := newSweep(t, specOpts{name: "pipe", trials: budget, step: "0.05"})
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := s.command(ctx, "run", s.spec)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	// The reader takes the first line and goes away, as `| head -1` does.
+	buf := make([]byte, 1)
+	var first []byte
+	for {
+		if _, err := r.Read(buf); err != nil || buf[0] == '\n' {
+			break
+		}
+		first = append(first, buf[0])
+	}
+	r.Close()
+	err = cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("lorasweep died of signal %v once its console pipe closed (first line %q)", ws.Signal(), first)
+	}
+	if err != nil || code != 0 {
+		t.Fatalf("lorasweep exited %d (%v) once its console pipe closed", code, err)
+	}
+	states := countStates(s.trials())
+	if states[goptuna.TrialStateComplete] != budget || len(s.trials()) != budget {
+		t.Errorf("states %v, want %d complete and nothing else", states, budget)
+	}
+	t.Logf("first line %q; after the reader left: exit %d, states %v", first, code, states)
+	s.noLeftovers(5 * time.Second)
+}
+
+// TestHangupDrains sends SIGHUP (the terminal or SSH session closed) while
+// trial 0 trains: the running trial finishes and is recorded, nothing new
+// starts, lorasweep exits 0. It used to die at once (exit 129).
+func TestHangupDrains(t *testing.T) {
+	s := newSweep(t, specOpts{name: "hangup", trials: 3, step: "0.2"})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := s.command(ctx, "run", s.spec)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.newestLog(), "epoch 1/3") {
+		if time.Now().After(deadline) {
+			t.Fatalf("trial 0 never started:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// A second hangup (the shell passing it on) must not turn into an abort.
+	time.Sleep(50 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("lorasweep died of %v on hangup:\n%s", ws.Signal(), out)
+	}
+	if err != nil {
+		t.Fatalf("lorasweep exited %v on hangup:\n%s", err, out)
+	}
+	trials := s.trials()
+	if len(trials) != 1 || trials[0].State != goptuna.TrialStateComplete {
+		t.Errorf("after hangup: %+v, want trial 0 complete and nothing else", trials)
+	}
+	if !strings.Contains(out.String(), "draining") {
+		t.Errorf("no drain message:\n%s", out)
+	}
+	s.noLeftovers(5 * time.Second)
+}
