@@ -219,3 +219,67 @@ func TestHangupDrains(t *testing.T) {
 	}
 	s.noLeftovers(5 * time.Second)
 }
+
+// TestKillsSpendNoRetries kill -9s `lorasweep run` five times mid-training
+// with the default `retries: 1`. Each kill interrupts the retry chain that
+// runs (WAITING retries are claimed first), so before the fix the second
+// kill of a chain left it FAIL(interrupted), counted against the budget.
+// Now every interrupted trial is re-run without spending a retry, only the
+// re-runs count, and the budget ends with exactly its number of complete
+// trials.
+func TestKillsSpendNoRetries(t *testing.T) {
+	const budget, kills = 3, 5
+	s := newSweep(t, specOpts{name: "retries", trials: budget, epochs: 3, step: "0.1", retries: 1})
+	for k := 0; k < kills; k++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := s.command(ctx, "run", s.spec)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		before := len(s.trialDirs())
+		deadline := time.Now().Add(30 * time.Second)
+		for len(s.trialDirs()) == before || !strings.Contains(s.newestLog(), "epoch 2/3") {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("kill %d: no new trial reached epoch 2:\n%s", k, out)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		cancel()
+		s.noLeftovers(5 * time.Second)
+	}
+	out, code := s.run(2*time.Minute, "run", s.spec)
+	if code != 0 {
+		t.Fatalf("final resume exited %d:\n%s", code, out)
+	}
+	trials := s.trials()
+	retried := map[string]bool{}
+	for _, tv := range trials {
+		if r := tv.Attrs["lorasweep:retry_of"]; r != "" {
+			retried[r] = true
+		}
+	}
+	states := countStates(trials)
+	interrupted := 0
+	for _, tv := range trials {
+		if tv.State != goptuna.TrialStateFail {
+			continue
+		}
+		interrupted++
+		if tv.Reason != "interrupted" || !retried[itoa(tv.Number)] {
+			t.Errorf("trial %d failed %q, re-run %v: every kill must be re-run for free", tv.Number, tv.Reason, retried[itoa(tv.Number)])
+		}
+		if n := tv.Attrs["lorasweep:retry_count"]; n != "" && n != "0" {
+			t.Errorf("trial %d spent retries (retry_count %s) on kills of lorasweep", tv.Number, n)
+		}
+	}
+	if states[goptuna.TrialStateComplete] != budget {
+		t.Errorf("%d complete, want the whole budget %d (states %v)", states[goptuna.TrialStateComplete], budget, states)
+	}
+	t.Logf("%d kills: %d trials interrupted, each re-run; states %v", kills, interrupted, states)
+}

@@ -337,7 +337,7 @@ func (c *Controller) stopReason() StopReason {
 // reconcile fails the trials of workers that died (stale heartbeats) and
 // re-enqueues them by the retry policy, so a crashed sweep resumes cleanly.
 func (c *Controller) reconcile(ctx context.Context) error {
-	reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries)
+	reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.deathRetries())
 	if err != nil {
 		return fmt.Errorf("reap stale trials: %w", err)
 	}
@@ -345,6 +345,19 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		c.log().Warn("trial interrupted by a dead worker", "trial", r.Number, "requeued", r.RetryID != 0)
 	}
 	return c.reapDeadLocal(ctx)
+}
+
+// deathRetries is the retry limit for trials whose worker died (kill -9,
+// a crash, a machine gone): the trainer did nothing wrong, so the re-run
+// spends no retry and the interrupted attempt stops counting against the
+// budget, however often lorasweep is killed. Only retries: 0 (never re-run
+// interrupted trials) holds them back. A trial a live lorasweep stops
+// (abort) spends one of budget.retries.
+func (c *Controller) deathRetries() int {
+	if c.Spec.Budget.Retries == 0 {
+		return 0
+	}
+	return -1
 }
 
 // reapLoop runs the stale-heartbeat reaper every HeartbeatEvery until done
@@ -361,7 +374,7 @@ func (c *Controller) reapLoop(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		reaped, err := c.Store.ReapStaleExcept(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries, c.WorkerID)
+		reaped, err := c.Store.ReapStaleExcept(ctx, c.study.ID, c.StaleAfter, c.deathRetries(), c.WorkerID)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log().Warn("reap stale trials", "err", err)

@@ -141,7 +141,7 @@ func (c *Controller) reapDeadLocal(ctx context.Context) error {
 		if t.State != goptuna.TrialStateRunning {
 			continue
 		}
-		retryID, err := c.Store.FailInterruptedLimit(ctx, r.TrialID, c.Spec.Budget.Retries)
+		retryID, err := c.Store.FailInterruptedLimit(ctx, r.TrialID, c.deathRetries())
 		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
 			continue // finished or reaped in between
 		}

@@ -127,8 +127,8 @@ type Store interface {
 	FailInterrupted(ctx context.Context, trialID int, retry bool) (retryID int, err error)
 
 	// ReapStaleLimit is ReapStale with the sweep's retry policy: a reaped
-	// trial is re-enqueued while its chain of retries is shorter than
-	// maxRetries (negative: always; zero: never).
+	// trial is re-enqueued while its chain has spent fewer than maxRetries
+	// retries (negative: always, spending none; zero: never).
 	ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]ReapedTrial, error)
 	// ReapStaleExcept is ReapStaleLimit sparing the trials of workerID (the
 	// caller itself: its own trials are alive however late a heartbeat).
