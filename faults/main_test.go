@@ -77,6 +77,7 @@ mkdir -p "$out/sample"
 case $mode in
 ignore_term) trap '' TERM ;;
 fork) sh -c 'echo "$$ grandchild" >> "$PLAN/pids"; exec sleep 600' & ;;
+setsid|setsidhang) setsid sh -c 'echo "$$ escaped" >> "$PLAN/pids"; exec sleep 600' & ;;
 esac
 echo "fault trainer: trial $trial mode $mode"
 [ "$mode" = envdump ] && env
@@ -85,7 +86,8 @@ while [ $e -le $epochs ]; do
   echo "epoch $e/$epochs"
   if [ $e -eq 2 ]; then
     case $mode in
-    hung) sleep 600 ;;
+    hung|setsidhang) sleep 600 ;;
+    slow) i=0; while [ $i -lt 600 ]; do echo "still training $i"; sleep 0.1; i=$((i+1)); done ;;
     ignore_term) sleep 600; sleep 600 ;;
     esac
   fi

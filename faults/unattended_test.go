@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/storage"
 )
 
 // The faults of an unattended night (issue 16): a container restarted under
@@ -282,4 +284,173 @@ func TestKillsSpendNoRetries(t *testing.T) {
 		t.Errorf("%d complete, want the whole budget %d (states %v)", states[goptuna.TrialStateComplete], budget, states)
 	}
 	t.Logf("%d kills: %d trials interrupted, each re-run; states %v", kills, interrupted, states)
+}
+
+// TestTrainerEscapesGroup: a trainer starts a descendant that calls setsid
+// (leaving the process group the supervisor kills) and keeps the output
+// pipe open. Whether the trainer then finishes (setsid) or hangs
+// (setsidhang: stopped as hung, its group killed), the trial must end
+// within the kill grace of the trainer's exit, the escaped process must
+// be killed, and the sweep must go on. The read loop used to wait for that
+// pipe forever, past the trial timeout and the hang timeout.
+func TestTrainerEscapesGroup(t *testing.T) {
+	for _, tc := range []struct{ mode, state, reason string }{
+		{mode: "setsid", state: "Complete"},
+		{mode: "setsidhang", state: "Fail", reason: "hung"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			s := newSweep(t, specOpts{name: "escape", trials: 2})
+			s.setFault(0, tc.mode)
+			start := time.Now()
+			out, code := s.run(60*time.Second, "run", s.spec)
+			took := time.Since(start)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			trials := s.trials()
+			if len(trials) != 2 {
+				t.Fatalf("%d trials, want 2:\n%s", len(trials), out)
+			}
+			if got := trials[0].State.String(); got != tc.state || trials[0].Reason != tc.reason {
+				t.Errorf("trial 0: %s %q, want %s %q", got, trials[0].Reason, tc.state, tc.reason)
+			}
+			if trials[1].State != goptuna.TrialStateComplete {
+				t.Errorf("trial 1 after the escape: %v", trials[1].State)
+			}
+			// hang_timeout 2s, kill_grace 1s: the drain ends a grace after
+			// the trainer's exit.
+			if took > 20*time.Second {
+				t.Errorf("sweep took %v", took)
+			}
+			t.Logf("%s: trial 0 %v %q; sweep %.1fs", tc.mode, trials[0].State, trials[0].Reason, took.Seconds())
+			s.noLeftovers(5 * time.Second)
+		})
+	}
+}
+
+// TestReapedTrialStops: while a trial trains, another worker's reaper
+// fails it as interrupted (done here through the storage, as that reaper
+// does). The trial's own heartbeat learns it at its next beat and stops
+// the trainer at once instead of keeping its slot to the end while the
+// re-enqueued copy trains again; the copy then runs and the sweep ends.
+func TestReapedTrialStops(t *testing.T) {
+	s := newSweep(t, specOpts{name: "reaped", trials: 1, epochs: 2})
+	s.setFault(0, "slow")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := s.command(ctx, "run", s.spec, "--stale-after", "3s")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.newestLog(), "still training") {
+		if time.Now().After(deadline) {
+			t.Fatalf("trial 0 never reached its slow epoch:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pids := s.recordedPids()
+	st := s.open()
+	trials := s.trials()
+	if _, err := st.FailInterruptedLimit(context.Background(), s.trialID(st, trials[0].Number), -1); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	reaped := time.Now()
+	for _, p := range pids {
+		for alive(p) {
+			if time.Since(reaped) > 10*time.Second {
+				t.Fatalf("trainer %d still runs %v after its trial was reaped elsewhere:\n%s", p, time.Since(reaped), out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	stopped := time.Since(reaped)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	states := countStates(s.trials())
+	if states[goptuna.TrialStateComplete] != 1 || states[goptuna.TrialStateFail] != 1 {
+		t.Errorf("states %v, want the reaped trial failed and its copy complete", states)
+	}
+	t.Logf("trainer stopped %.1fs after the reap (heartbeat every 0.5s); states %v", stopped.Seconds(), states)
+	s.noLeftovers(5 * time.Second)
+}
+
+// TestScorerDiesWithLorasweep: a command scorer (which may hold a GPU) is
+// still scoring when `lorasweep run` is killed -9. It runs under the same
+// supervisor as trainers, so it must die with lorasweep.
+func TestScorerDiesWithLorasweep(t *testing.T) {
+	dir := t.TempDir()
+	script := dir + "/scorer.sh"
+	pidFile := dir + "/scorer.pid"
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho $$ > "+pidFile+"\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := newSweep(t, specOpts{name: "scorer", trials: 1,
+		scorer: "    - {kind: command, run: [sh, " + script + "], timeout: 5m, weight: 1}\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := s.command(ctx, "run", s.spec)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	deadline := time.Now().Add(30 * time.Second)
+	for pid == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the scorer never started:\n%s", out)
+		}
+		data, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	killed := time.Now()
+	for alive(pid) {
+		if time.Since(killed) > 15*time.Second {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("scorer %d outlived lorasweep by %v", pid, time.Since(killed))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("scorer gone %.1fs after lorasweep's kill -9", time.Since(killed).Seconds())
+}
+
+// open opens the sweep's storage for a test that writes to it as another
+// worker would.
+func (s *sweepDir) open() *storage.Store {
+	s.t.Helper()
+	st, err := storage.Open(context.Background(), s.dsn)
+	if err != nil {
+		s.t.Fatalf("open storage: %v", err)
+	}
+	return st
+}
+
+// trialID returns the storage ID of the sweep's trial number n.
+func (s *sweepDir) trialID(st *storage.Store, n int) int {
+	s.t.Helper()
+	id, err := st.GetStudyIDFromName(s.name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	all, err := st.GetAllTrials(id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, ft := range all {
+		if ft.Number == n {
+			return ft.ID
+		}
+	}
+	s.t.Fatalf("no trial %d", n)
+	return 0
 }

@@ -169,16 +169,22 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	}
 
 	// Watchers: cancellation, timeout and silence. They only ever stop the
-	// process; the reading loop below sees EOF and finishes.
+	// process; the reading loop below sees EOF and finishes. They run until
+	// the output ends, not until the group leader exits: a descendant that
+	// left the group (setsid) can hold the pipe open after the trainer is
+	// gone, so once the leader has exited the output is drained for at most
+	// the kill grace, then its holders are killed and the pipe closed.
 	var lastOutput atomic.Int64
 	lastOutput.Store(time.Now().UnixNano())
 	hang := p.cfg.Trainer.HangTimeout.D()
 	if hang <= 0 {
 		hang = DefaultHangTimeout
 	}
+	readDone := make(chan struct{})
 	watchDone := make(chan struct{})
-	defer close(watchDone)
+	var strays []int
 	go func() {
+		defer close(watchDone)
 		var timeout <-chan time.Time
 		if job.Timeout > 0 {
 			t := time.NewTimer(job.Timeout)
@@ -187,26 +193,46 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 		}
 		tick := time.NewTicker(min(hang/4, time.Second))
 		defer tick.Stop()
+		cancelled, leader := ctx.Done(), pc.Done()
+		var drain <-chan time.Time
+		// cut ends a drain that outlasted its bound or was cut short. Once
+		// the leader has exited, its verdict stands: a cancel or timeout
+		// then only ends the drain.
+		cut := func() {
+			strays = pc.KillOutputHolders()
+			drain, timeout, cancelled = nil, nil, nil
+		}
 		for {
 			select {
-			case <-watchDone:
+			case <-readDone:
 				return
-			case <-pc.Done():
-				return
-			case <-ctx.Done():
-				if errors.Is(context.Cause(ctx), ErrPruned) {
+			case <-leader:
+				leader = nil
+				t := time.NewTimer(grace)
+				defer t.Stop()
+				drain = t.C
+			case <-drain:
+				cut()
+			case <-cancelled:
+				cancelled = nil
+				switch {
+				case leader == nil:
+					cut()
+				case errors.Is(context.Cause(ctx), ErrPruned):
 					stop(ReasonPruned, "stopped by the pruner")
-				} else {
+				default:
 					stop(ReasonInterrupted, "stopped by lorasweep")
 				}
-				return
 			case <-timeout:
-				stop(ReasonTimeout, fmt.Sprintf("ran longer than the trial timeout %v", job.Timeout))
-				return
+				timeout = nil
+				if leader == nil {
+					cut()
+				} else {
+					stop(ReasonTimeout, fmt.Sprintf("ran longer than the trial timeout %v", job.Timeout))
+				}
 			case <-tick.C:
-				if silent := time.Since(time.Unix(0, lastOutput.Load())); silent > hang {
+				if silent := time.Since(time.Unix(0, lastOutput.Load())); silent > hang && leader != nil {
 					stop(ReasonHung, fmt.Sprintf("printed nothing for %v", silent.Round(time.Second)))
-					return
 				}
 			}
 		}
@@ -260,6 +286,11 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	// A read error after the group is gone is of no interest; the exit
 	// status and the log decide the outcome.
 	_, _ = io.Copy(io.Discard, r)
+	close(readDone)
+	<-watchDone
+	if len(strays) > 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("processes %v left the trainer's process group and held its output open after it exited: killed", strays))
+	}
 	if pr.warmUntil != nil && !warmed {
 		pr.warmUntil(false)
 	}

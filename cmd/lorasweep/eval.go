@@ -209,7 +209,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 	if err := pool.Preflight(ctx, one.Base); err != nil {
 		return evalResult{}, usageError{fmt.Errorf("preflight: %w", err)}
 	}
-	obj, err := objective.New(one.Objective, filepath.Dir(one.Path))
+	obj, err := objective.New(one.Objective, filepath.Dir(one.Path), objective.WithSupervisor([]string{self, "supervise"}))
 	if err != nil {
 		return evalResult{}, usageError{err}
 	}

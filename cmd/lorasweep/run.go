@@ -208,7 +208,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	if err := pool.Preflight(ctx, spec.Base); err != nil {
 		return usageError{fmt.Errorf("preflight: %w", err)}
 	}
-	obj, err := objective.New(spec.Objective, filepath.Dir(spec.Path))
+	// Command scorers run under the same supervisor as trainers: one
+	// holding a GPU dies with lorasweep.
+	obj, err := objective.New(spec.Objective, filepath.Dir(spec.Path), objective.WithSupervisor([]string{self, "supervise"}))
 	if err != nil {
 		return usageError{err}
 	}

@@ -143,6 +143,54 @@ func (p *Process) wait() {
 	close(p.done)
 }
 
+// KillOutputHolders ends the output of a group whose leader has exited but
+// whose pipe is still held open by processes outside the group: a
+// descendant that called setsid (a daemonised dataloader, a server the
+// trainer spawned) escapes the group kill, and Output would never reach EOF.
+// It SIGKILLs every other process holding the pipe, then closes the read
+// end so a blocked Read returns. It returns the pids it killed.
+func (p *Process) KillOutputHolders() []int {
+	var killed []int
+	if fi, err := p.out.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			killed = killPipeHolders(st.Ino)
+		}
+	}
+	_ = p.out.Close()
+	return killed
+}
+
+// killPipeHolders SIGKILLs every process but this one with a descriptor on
+// the pipe with inode ino, found through /proc/PID/fd.
+func killPipeHolders(ino uint64) []int {
+	want := "pipe:[" + strconv.FormatUint(ino, 10) + "]"
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var killed []int
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		dir := "/proc/" + e.Name() + "/fd"
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == want {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed = append(killed, pid)
+				}
+				break
+			}
+		}
+	}
+	return killed
+}
+
 // Done is closed when the group leader has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
