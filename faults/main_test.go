@@ -111,10 +111,14 @@ while [ $e -le $epochs ]; do
     xss) echo "<script>document.body.setAttribute('data-pwned','log')</script><img src=x onerror=\"document.body.setAttribute('data-pwned','logimg')\">"; exit 1 ;;
     xssdetail) echo "RuntimeError: CUDA out of memory. <script>document.title='pwned';document.body.setAttribute('data-pwned','detail')</script>"; exit 1 ;;
     fillreal) dd if=/dev/zero of="$out/filler" bs=1024 count=8192; exit 1 ;;
+    filldb) dd if=/dev/zero of="$PLAN/../db/filler" bs=1024 count=65536 2>/dev/null ;;
     esac
   fi
   e=$((e+1))
 done
+# breakroot: the output root turns into a file (a mount gone wrong): the
+# trials after this one cannot create their folders.
+[ "$mode" = breakroot ] && root=$(dirname "$(dirname "$out")") && mv "$root" "$root.moved" && : > "$root"
 echo "training finished"
 `
 

@@ -2,8 +2,10 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -453,4 +455,157 @@ func (s *sweepDir) trialID(st *storage.Store, n int) int {
 	}
 	s.t.Fatalf("no trial %d", n)
 	return 0
+}
+
+// TestStorageDiskFull puts the SQLite database on a 1 MiB tmpfs (a private
+// mount namespace) that trial 1's trainer fills mid-training. lorasweep
+// must say the storage's disk is full (it used to say "aborted on
+// request"), exit non-zero, and, once space is freed, resume: the trial it
+// could not record is re-run and the budget completes.
+func TestStorageDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for unshare -m and a tmpfs mount")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare not installed")
+	}
+	const budget = 4
+	s := newSweep(t, specOpts{name: "dbfull", trials: budget, dsn: "sqlite://db/sweep.db"})
+	db := filepath.Join(s.dir, "db")
+	if err := os.MkdirAll(db, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.setFault(1, "filldb")
+	listing := filepath.Join(s.dir, "trials.json")
+	script := `mount -t tmpfs -o size=1m tmpfs "$1" || { echo "mount: failed"; exit 0; }
+"$2" run "$3"; echo "FIRST_EXIT=$?"
+rm -f "$1/filler"
+"$2" run "$3"; echo "SECOND_EXIT=$?"
+"$2" trials --sweep dbfull --storage "sqlite://$1/sweep.db" --format json > "$4"`
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "-m", "sh", "-c", script, "sh", db, bin, s.spec, listing)
+	cmd.Dir = s.dir
+	raw, err := cmd.CombinedOutput()
+	out := string(raw)
+	if strings.Contains(out, "mount:") {
+		t.Skipf("cannot mount a tmpfs here: %s", out)
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	first, second, _ := strings.Cut(out, "FIRST_EXIT=")
+	if strings.HasPrefix(second, "0") {
+		t.Errorf("the run whose storage filled up exited 0:\n%s", first)
+	}
+	if !strings.Contains(first, "storage disk full") {
+		t.Errorf("the run does not say the storage's disk is full:\n%s", first)
+	}
+	if strings.Contains(first, "aborted on request") {
+		t.Errorf("a full storage disk is reported as an abort:\n%s", first)
+	}
+	if !strings.Contains(second, "SECOND_EXIT=0") {
+		t.Errorf("the resume after freeing space failed:\n%s", second)
+	}
+	data, err := os.ReadFile(listing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trials []struct {
+		Number int    `json:"number"`
+		State  string `json:"state"`
+	}
+	if err := json.Unmarshal(data, &trials); err != nil {
+		t.Fatalf("trials listing: %v\n%s", err, data)
+	}
+	states := map[string]int{}
+	for _, tr := range trials {
+		states[tr.State]++
+	}
+	if states["complete"] != budget || states["running"] != 0 {
+		t.Errorf("after the resume: %v, want %d complete and none running", states, budget)
+	}
+	t.Logf("first run:\n%s\nfinal states %v", lastLines(first, 4), states)
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestUnwritableOutputRoot: trial folders that cannot be written must not
+// burn the budget (10 of 20 trials used to fail as crash in their first
+// millisecond, and run exited 0). An output root that is unwritable from
+// the start (a read-only mount as root, a file in its place otherwise) is
+// refused before the first trial; one that breaks during the sweep fails
+// the next trial as unwritable and stops the sweep at once; both exit
+// non-zero.
+func TestUnwritableOutputRoot(t *testing.T) {
+	t.Run("at start", func(t *testing.T) {
+		s := newSweep(t, specOpts{name: "rostart", trials: 6})
+		var out string
+		var code int
+		if os.Geteuid() == 0 && func() bool { _, err := exec.LookPath("unshare"); return err == nil }() {
+			if err := os.MkdirAll(s.runs, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "unshare", "-m", "sh", "-c", `mount --bind -o ro "$1" "$1" && exec "$2" run "$3"`, "sh", s.runs, bin, s.spec)
+			cmd.Dir = s.dir
+			raw, _ := cmd.CombinedOutput()
+			out, code = string(raw), cmd.ProcessState.ExitCode()
+			if strings.Contains(out, "mount:") {
+				t.Skipf("cannot bind-mount here: %s", out)
+			}
+		} else {
+			if err := os.WriteFile(s.runs, []byte("not a folder"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code = s.run(time.Minute, "run", s.spec)
+		}
+		if code == 0 {
+			t.Errorf("run exited 0 with an unwritable output root:\n%s", out)
+		}
+		if !strings.Contains(out, "is not writable") {
+			t.Errorf("the error does not say the output root is not writable:\n%s", out)
+		}
+		if n := len(s.trials()); n != 0 {
+			t.Errorf("%d trials claimed with an unwritable output root, want 0:\n%s", n, out)
+		}
+		t.Logf("exit %d: %s", code, lastLines(out, 1))
+	})
+	t.Run("during the sweep", func(t *testing.T) {
+		const budget = 6
+		s := newSweep(t, specOpts{name: "robreak", trials: budget, budget: ", max_failures_in_a_row: 50"})
+		s.setFault(0, "breakroot")
+		out, code := s.run(time.Minute, "run", s.spec)
+		if code == 0 {
+			t.Errorf("run exited 0 after its trial folders became unwritable:\n%s", out)
+		}
+		if !strings.Contains(out, "trial folders not writable") {
+			t.Errorf("the stop reason does not say why:\n%s", out)
+		}
+		trials := s.trials()
+		if len(trials) != 2 || trials[1].State != goptuna.TrialStateFail || trials[1].Reason != "unwritable" {
+			t.Errorf("trials %+v, want trial 1 failed unwritable and nothing launched after it:\n%s", trials, out)
+		}
+		t.Logf("exit %d; %d trials of budget %d; trial 1 %q", code, len(trials), budget, trials[len(trials)-1].Reason)
+	})
+	t.Run("failures in a row", func(t *testing.T) {
+		s := newSweep(t, specOpts{name: "fails", trials: 6, budget: ", max_failures_in_a_row: 2"})
+		s.setFault(0, "exit1")
+		s.setFault(1, "exit1")
+		out, code := s.run(time.Minute, "run", s.spec)
+		if code == 0 || !strings.Contains(out, "too many failures in a row") {
+			t.Errorf("exit %d, want non-zero with the stop reason:\n%s", code, out)
+		}
+		if n := len(s.trials()); n != 2 {
+			t.Errorf("%d trials, want 2", n)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lorasweep/lorasweep/internal/proc"
@@ -107,7 +108,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 		return out
 	}
 	if err := os.MkdirAll(job.Dir, 0o755); err != nil {
-		return fail(ReasonCrash, "create trial dir: %v", err)
+		return fail(writeReason(err), "create trial dir: %v", err)
 	}
 	out.LogPath = filepath.Join(job.Dir, LogFile)
 	if _, err := os.Stat(out.LogPath); err == nil {
@@ -128,14 +129,14 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	env := append(append(append([]string(nil), p.cfg.Env...), lease.Env()...), pr.env...)
 	added := append(lease.Env(), pr.env...)
 	if err := writeJSON(filepath.Join(job.Dir, ArgvFile), pr.argv); err != nil {
-		return fail(ReasonDiskFull, "write argv: %v", err)
+		return fail(writeReason(err), "write argv: %v", err)
 	}
 	if err := writeJSON(filepath.Join(job.Dir, EnvFile), added); err != nil {
-		return fail(ReasonDiskFull, "write env: %v", err)
+		return fail(writeReason(err), "write env: %v", err)
 	}
 	logf, err := os.OpenFile(out.LogPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fail(ReasonCrash, "create log: %v", err)
+		return fail(writeReason(err), "create log: %v", err)
 	}
 	defer logf.Close()
 
@@ -329,6 +330,17 @@ func tailLine(line string) string {
 	}
 	line = strings.ToValidUTF8(line, "\uFFFD")
 	return strings.ReplaceAll(line, "\x00", "\uFFFD")
+}
+
+// writeReason classifies a failure to write the trial's own files: a full
+// disk or quota is disk-full, anything else (read-only filesystem,
+// permissions, a file where a folder should be) unwritable. Both are the
+// environment's fault, never the params'.
+func writeReason(err error) Reason {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return ReasonDiskFull
+	}
+	return ReasonUnwritable
 }
 
 // reasonError is a prepare error with the reason it should be recorded as.

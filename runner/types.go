@@ -70,6 +70,7 @@ const (
 	ReasonNoData      Reason = "no-data"
 	ReasonBadArgs     Reason = "bad-args"
 	ReasonDiskFull    Reason = "disk-full"
+	ReasonUnwritable  Reason = "unwritable"  // lorasweep could not create the trial's folder or files (read-only, permissions)
 	ReasonInterrupted Reason = "interrupted" // cancelled by lorasweep (abort, shutdown)
 	ReasonPruned      Reason = "pruned"      // stopped because the pruner said so (not a failure)
 )

@@ -92,7 +92,29 @@ const (
 	// StopDiskFull: a trial could not write its outputs. Every later trial
 	// would fail the same way within seconds and burn the budget.
 	StopDiskFull StopReason = "disk full: free space, then run again to resume"
+	// StopUnwritable: lorasweep could not create a trial's folder or files
+	// (read-only filesystem, permissions). Every later trial would fail
+	// the same way.
+	StopUnwritable StopReason = "trial folders not writable: fix the output root's permissions or mount, then run again to resume"
+	// StopStorageFull: the storage's disk is full; nothing more can be
+	// recorded. Trials left RUNNING are re-run on resume.
+	StopStorageFull StopReason = "storage disk full: free space where the database lives, then run again to resume"
 )
+
+// Failed reports whether the sweep stopped because trials kept failing or
+// its environment broke (rather than finishing, a deadline or a request):
+// the command exits non-zero then.
+func (r StopReason) Failed() bool {
+	switch r {
+	case StopFailures, StopDiskFull, StopUnwritable, StopStorageFull:
+		return true
+	}
+	return false
+}
+
+// ErrStorageFull marks a storage write that failed because the database's
+// disk is full (storage wraps the driver's error with it).
+var ErrStorageFull = errors.New("storage disk full")
 
 // Controller runs a sweep: for every free slot it claims a trial within the
 // budget, proposes its params, trains it, scores each saved epoch, prunes
@@ -234,6 +256,11 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	if parallel <= 0 {
 		parallel = 1
 	}
+	// Trial folders must be writable before any trial is claimed: otherwise
+	// every trial fails in its first millisecond and burns the budget.
+	if err := checkWritableDir(c.Spec.OutputRoot); err != nil {
+		return Result{}, err
+	}
 	study, err := openStudy(ctx, c.Store, c.Spec, allowSpaceChange, c.Join)
 	if err != nil {
 		return Result{}, err
@@ -241,6 +268,13 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	study.Sampler = c.Sampler
 	study.Pruner = c.Pruner
 	c.study = study
+	if err := c.Store.CheckWritable(ctx, study.ID); err != nil {
+		if errors.Is(err, ErrStorageFull) {
+			c.setStop(StopStorageFull)
+			return Result{StudyID: study.ID, Stop: StopStorageFull}, fmt.Errorf("storage is not writable: %w", err)
+		}
+		return Result{StudyID: study.ID}, fmt.Errorf("storage is not writable: %w", err)
+	}
 
 	if err := c.reconcile(ctx); err != nil {
 		return Result{}, err
@@ -284,6 +318,9 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 						loopErr = err
 					}
 					resMu.Unlock()
+					if errors.Is(err, ErrStorageFull) {
+						c.setStop(StopStorageFull)
+					}
 					c.setStop(StopAborted)
 					return
 				}
@@ -302,7 +339,7 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	wg.Wait()
 
 	stop := c.stopReason()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && stop != StopStorageFull {
 		stop = StopAborted
 	}
 	if stop != "" {
@@ -595,8 +632,40 @@ func trialDir(root string, number int) (string, error) {
 			return dir, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("check trial dir: %w", err)
+			// An unreadable output root (a file in its place, no
+			// permission) is the trial's environment failure, not the
+			// sweep's: the runner fails to create the folder and records
+			// the trial as unwritable, which stops launching. Nothing is
+			// overwritten: every write there fails.
+			return dir, nil
 		}
 		dir = fmt.Sprintf("%s.%d", base, i)
 	}
+}
+
+// checkWritableDir creates dir (the output root) if needed and writes and
+// removes a file in it, so an unwritable output root is reported before the
+// first trial rather than as every trial's failure.
+func checkWritableDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".lorasweep-write-check-*")
+	if err != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("ok\n"))
+	cerr := f.Close()
+	_ = os.Remove(name)
+	if werr != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, werr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, cerr)
+	}
+	return nil
 }

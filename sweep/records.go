@@ -110,6 +110,11 @@ type Store interface {
 	// budget, and how many are finished.
 	CountTrials(ctx context.Context, studyID int) (counted, finished int, err error)
 
+	// CheckWritable makes a write to the study that changes nothing, so a
+	// read-only or full storage is found before the first trial (a full
+	// disk gives an error that wraps ErrStorageFull).
+	CheckWritable(ctx context.Context, studyID int) error
+
 	StartRun(ctx context.Context, r RunRecord) error
 	Heartbeat(ctx context.Context, trialID int) error
 	FinishRun(ctx context.Context, r RunRecord) error

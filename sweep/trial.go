@@ -569,6 +569,9 @@ func (c *Controller) noteOutcome(out runner.Outcome) {
 	if out.Reason == runner.ReasonDiskFull {
 		c.setStop(StopDiskFull)
 	}
+	if out.Reason == runner.ReasonUnwritable {
+		c.setStop(StopUnwritable)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if out.OK || out.Reason == runner.ReasonPruned {

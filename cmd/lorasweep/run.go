@@ -282,6 +282,11 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	if errors.As(runErr, &sce) {
 		return usageError{runErr}
 	}
+	if runErr == nil && res.Stop.Failed() {
+		// Whoever started the sweep unattended (a script, systemd, a
+		// container) must see that it did not finish its budget.
+		return fmt.Errorf("sweep stopped on failures: %s", res.Stop)
+	}
 	return runErr
 }
 
