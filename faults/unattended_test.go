@@ -15,6 +15,7 @@ import (
 	"github.com/c-bata/goptuna"
 
 	"github.com/lorasweep/lorasweep/storage"
+	"github.com/lorasweep/lorasweep/sweep"
 )
 
 // The faults of an unattended night (issue 16): a container restarted under
@@ -608,4 +609,91 @@ func TestUnwritableOutputRoot(t *testing.T) {
 			t.Errorf("%d trials, want 2", n)
 		}
 	})
+}
+
+// TestFinishedRunIsNotRetrained: lorasweep was killed between recording a
+// trial's run end (exit code, best epoch; every epoch scored) and setting
+// the trial's state. The storage is put in exactly that state through its
+// public API — a window of milliseconds no outside kill can aim at — by a
+// worker of this host whose pid is dead. The resume must finish that trial
+// at once from its records (COMPLETE with its best epoch's value), not fail
+// it as interrupted and train it again.
+func TestFinishedRunIsNotRetrained(t *testing.T) {
+	const budget = 2
+	s := newSweep(t, specOpts{name: "recorded", trials: budget})
+	ctx := context.Background()
+	spec, err := sweep.ParseSpecFile(s.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.open()
+	study, err := sweep.OpenStudy(ctx, st, spec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	worker := sweep.NewWorkerID(host, gone.ProcessState.Pid())
+	claim, err := st.ClaimAs(ctx, study.ID, budget, worker, host)
+	if err != nil || !claim.Granted {
+		t.Fatalf("claim: %+v %v", claim, err)
+	}
+	params := map[string]any{"x": 0.25, "y": "b"}
+	internal, _, err := spec.InternalFromParams(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dists := spec.Distributions()
+	for name, v := range internal {
+		if err := st.SetTrialParam(claim.TrialID, name, v, dists[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetTrialSystemAttr(claim.TrialID, "lorasweep:params", `{"x":0.25,"y":"b"}`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-10 * time.Second)
+	dir := filepath.Join(s.runs, s.name, "trial-0000")
+	if err := st.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: worker, Host: host, GPUs: []string{"cpu0"},
+		TrialDir: dir, LogPath: filepath.Join(dir, "trial.log"), Started: start, Heartbeat: start}); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []float64{0.4, 0.9, 0.6} {
+		v := v
+		if err := st.RecordEpoch(ctx, sweep.EpochRecord{TrialID: claim.TrialID, Epoch: i + 1, Fraction: float64(i+1) / 3, Value: &v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended, exit, best := time.Now(), 0, 2
+	if err := st.FinishRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, Ended: &ended, ExitCode: &exit, BestEpoch: &best}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	began := time.Now()
+	out, code := s.run(time.Minute, "run", s.spec)
+	took := time.Since(began)
+	if code != 0 {
+		t.Fatalf("resume exited %d:\n%s", code, out)
+	}
+	trials := s.trials()
+	if len(trials) != budget {
+		t.Errorf("%d trials, want %d: the finished trial must not be trained again:\n%s", len(trials), budget, out)
+	}
+	first := trials[0]
+	if first.State != goptuna.TrialStateComplete || first.Value != 0.9 || first.Attrs["lorasweep:best_epoch"] != "2" {
+		t.Errorf("trial 0: %v value %v best epoch %q, want complete 0.9 at epoch 2 (attrs %v)", first.State, first.Value, first.Attrs["lorasweep:best_epoch"], first.Attrs)
+	}
+	for _, tv := range trials {
+		if tv.Attrs["lorasweep:retry_of"] != "" {
+			t.Errorf("trial %d re-runs trial %s", tv.Number, tv.Attrs["lorasweep:retry_of"])
+		}
+	}
+	if took > 20*time.Second {
+		t.Errorf("the resume took %v: it waited for the stale reaper", took)
+	}
+	t.Logf("resume in %.1fs: trial 0 %v %.2f at epoch %s; %d trials", took.Seconds(), first.State, first.Value, first.Attrs["lorasweep:best_epoch"], len(trials))
 }

@@ -220,7 +220,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 				case leader == nil:
 					cut()
 				case errors.Is(context.Cause(ctx), ErrPruned):
-					stop(ReasonPruned, "stopped by the pruner")
+					stop(ReasonPruned, DetailPruned)
 				default:
 					stop(ReasonInterrupted, "stopped by lorasweep")
 				}

@@ -75,6 +75,11 @@ const (
 	ReasonPruned      Reason = "pruned"      // stopped because the pruner said so (not a failure)
 )
 
+// DetailPruned is the Outcome.Detail of a trial the pruner stopped: the run
+// record keeps it, so a trial whose worker died before setting its state
+// can be finished as PRUNED from its records.
+const DetailPruned = "stopped by the pruner"
+
 // Job is one trial to train.
 type Job struct {
 	// Number is the trial number; it names the output so outputs never collide.

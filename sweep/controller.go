@@ -374,6 +374,11 @@ func (c *Controller) stopReason() StopReason {
 // reconcile fails the trials of workers that died (stale heartbeats) and
 // re-enqueues them by the retry policy, so a crashed sweep resumes cleanly.
 func (c *Controller) reconcile(ctx context.Context) error {
+	// Trials whose run had ended are finished from their records first:
+	// failing them as interrupted would throw a trained, scored trial away.
+	if err := c.finishRecorded(ctx); err != nil {
+		return err
+	}
 	reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.deathRetries())
 	if err != nil {
 		return fmt.Errorf("reap stale trials: %w", err)
@@ -410,6 +415,9 @@ func (c *Controller) reapLoop(ctx context.Context, done <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := c.finishRecorded(ctx); err != nil && ctx.Err() == nil {
+			c.log().Warn("finish trials from their records", "err", err)
 		}
 		reaped, err := c.Store.ReapStaleExcept(ctx, c.study.ID, c.StaleAfter, c.deathRetries(), c.WorkerID)
 		if err != nil {
