@@ -80,6 +80,11 @@ fork) sh -c 'echo "$$ grandchild" >> "$PLAN/pids"; exec sleep 600' & ;;
 setsid|setsidhang) setsid sh -c 'echo "$$ escaped" >> "$PLAN/pids"; exec sleep 600' & ;;
 esac
 echo "fault trainer: trial $trial mode $mode"
+# GPULOCK: the test checks that no two trainers share a card, across runs.
+if [ -n "$GPULOCK" ]; then
+  mkdir "$GPULOCK/gpu$CUDA_VISIBLE_DEVICES" 2>/dev/null || echo "trial $trial of $PLAN on GPU $CUDA_VISIBLE_DEVICES" >> "$GPULOCK/overlaps"
+  echo "$CUDA_VISIBLE_DEVICES" >> "$GPULOCK/seen"
+fi
 [ "$mode" = envdump ] && env
 e=1
 while [ $e -le $epochs ]; do
@@ -118,6 +123,7 @@ while [ $e -le $epochs ]; do
 done
 # breakroot: the output root turns into a file (a mount gone wrong): the
 # trials after this one cannot create their folders.
+[ -n "$GPULOCK" ] && rmdir "$GPULOCK/gpu$CUDA_VISIBLE_DEVICES"
 [ "$mode" = breakroot ] && root=$(dirname "$(dirname "$out")") && mv "$root" "$root.moved" && : > "$root"
 echo "training finished"
 `
@@ -175,6 +181,8 @@ type specOpts struct {
 	scorer   string // objective scorers (YAML list items); default health
 	budget   string // extra budget keys
 	retries  int    // budget.retries (default 5)
+	gpus     string // the spec's gpus (default none)
+	env      string // more trainer env entries (", KEY: value")
 }
 
 func newSweep(t *testing.T, o specOpts) *sweepDir {
@@ -206,6 +214,9 @@ func newSweep(t *testing.T, o specOpts) *sweepDir {
 	if o.retries == 0 {
 		o.retries = 5
 	}
+	if o.gpus == "" {
+		o.gpus = "none"
+	}
 	scorers := o.scorer
 	if scorers == "" {
 		scorers = "    - {kind: health, weight: 1}\n"
@@ -216,7 +227,7 @@ output_root: %s
 trainer:
   kind: command
   command: [sh, %s, "{trial}", "{output_dir}"]
-  env: {PLAN: %s, IMG: %s, EPOCHS: "%d", STEP_SLEEP: "%s"}
+  env: {PLAN: %s, IMG: %s, EPOCHS: "%d", STEP_SLEEP: "%s"%s}
   loss_regex: 'loss=([0-9.]+|nan)'
   epoch_regex: '^epoch (\d+)/(\d+)'
   sample_regex: '^sample: (\S+)'
@@ -231,9 +242,9 @@ objective:
   direction: maximize
   scorers:
 %sbudget: {trials: %d, parallel: %d, trial_timeout: 60s, retries: %d%s}
-gpus: none
+gpus: %s
 %s`, o.name, s.dsn, s.runs, filepath.Join(fixtures, "trainer.sh"), s.plan, filepath.Join(fixtures, "sample.png"),
-		o.epochs, o.step, scorers, o.trials, o.parallel, o.retries, o.budget, o.extra)
+		o.epochs, o.step, o.env, scorers, o.trials, o.parallel, o.retries, o.budget, o.gpus, o.extra)
 	s.spec = filepath.Join(dir, "sweep.yaml")
 	if err := os.WriteFile(s.spec, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)

@@ -697,3 +697,62 @@ func TestFinishedRunIsNotRetrained(t *testing.T) {
 	}
 	t.Logf("resume in %.1fs: trial 0 %v %.2f at epoch %s; %d trials", took.Seconds(), first.State, first.Value, first.Attrs["lorasweep:best_epoch"], len(trials))
 }
+
+// TestTwoRunsShareOneGPU starts two `lorasweep run`s of two sweeps at once
+// on a host with one (fake) GPU and `gpus: auto`. Every lorasweep of a host
+// leases cards through one folder of flocked files, so their trials take
+// turns on the card: no trainer ever starts while another holds it (the
+// trainers check with a lock folder of their own), and both sweeps finish.
+func TestTwoRunsShareOneGPU(t *testing.T) {
+	shared := t.TempDir()
+	smiDir := filepath.Join(shared, "bin")
+	if err := os.MkdirAll(smiDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	smi := "#!/bin/sh\necho '0, GPU-0f0f0f0f, NVIDIA Fake 4090, 24564, 3'\n"
+	if err := os.WriteFile(filepath.Join(smiDir, "nvidia-smi"), []byte(smi), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gpuLock := filepath.Join(shared, "gpulock")
+	if err := os.MkdirAll(gpuLock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + smiDir + string(os.PathListSeparator) + os.Getenv("PATH"), "LORASWEEP_LEASE_DIR=" + filepath.Join(shared, "leases")}
+	const budget = 3
+	var sweeps []*sweepDir
+	var cmds []*exec.Cmd
+	var outs []*syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, name := range []string{"first", "second"} {
+		s := newSweep(t, specOpts{name: name, trials: budget, step: "0.1", gpus: "auto", env: ", GPULOCK: " + gpuLock})
+		s.extraE = env
+		cmd := s.command(ctx, "run", s.spec)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		sweeps, cmds, outs = append(sweeps, s), append(cmds, cmd), append(outs, out)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(gpuLock, "overlaps")); err == nil {
+		t.Errorf("trainers started on a card another trainer held:\n%s", data)
+	}
+	seen, _ := os.ReadFile(filepath.Join(gpuLock, "seen"))
+	if got := strings.Fields(string(seen)); len(got) != 2*budget || strings.Trim(strings.Join(got, ""), "0") != "" {
+		t.Errorf("trainers saw CUDA_VISIBLE_DEVICES %q, want GPU 0 for each of %d trials", got, 2*budget)
+	}
+	for i, s := range sweeps {
+		if n := countStates(s.trials())[goptuna.TrialStateComplete]; n != budget {
+			t.Errorf("sweep %s: %d complete, want %d:\n%s", s.name, n, budget, outs[i])
+		}
+	}
+	t.Logf("%d trials of 2 sweeps on one card, none overlapping", len(strings.Fields(string(seen))))
+}

@@ -144,7 +144,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
-	spec := proc.Spec{Argv: pr.argv, Env: env, Dir: job.Dir, Grace: grace}
+	spec := proc.Spec{Argv: pr.argv, Env: env, Dir: job.Dir, Grace: grace, Hold: lease.files}
 	if p.cfg.Self != "" {
 		spec.Supervisor = []string{p.cfg.Self, "supervise"}
 	}

@@ -202,6 +202,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 	pool, err := runner.NewPool(ctx, runner.PoolConfig{
 		Trainer: one.Trainer, GPUs: one.GPUs, Parallel: 1, Self: self, Logger: logger,
 		CacheDir: filepath.Join(one.OutputRoot, "dataset-views"),
+		LeaseDir: runner.DefaultLeaseDir(),
 	})
 	if err != nil {
 		return evalResult{}, err

@@ -198,6 +198,9 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		// Trials that cache latents get their own view of the dataset here,
 		// so parallel trials never write the same cache file.
 		CacheDir: filepath.Join(spec.OutputRoot, "dataset-views"),
+		// Every lorasweep of this host leases GPUs through one folder, so
+		// two runs never stack trials on one card.
+		LeaseDir: runner.DefaultLeaseDir(),
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,11 @@ type Spec struct {
 	Supervisor []string
 	// Grace is the time between SIGTERM and SIGKILL; 0 means DefaultGrace.
 	Grace time.Duration
+	// Hold are open files the started process inherits (the supervisor,
+	// and the trainer it starts) only to keep them open while they live:
+	// flocked lease files stay locked until the trainer is gone, even if
+	// the parent dies first.
+	Hold []*os.File
 }
 
 // Process is a started process group. Its combined stdout and stderr are
@@ -95,6 +100,7 @@ func Start(spec Spec) (*Process, error) {
 		}
 		cmd.ExtraFiles = []*os.File{lifeR} // fd 3 in the supervisor
 	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, spec.Hold...)
 	err = cmd.Start()
 	pw.Close()
 	if lifeR != nil {
