@@ -323,16 +323,19 @@ func TestControllerFinishesEndedRunsFromRecords(t *testing.T) {
 		reason string
 		detail string
 		state  goptuna.TrialState
+		extra  string
 	}{
 		{name: "pruned", detail: runner.DetailPruned, state: goptuna.TrialStatePruned},
 		{name: "complete", state: goptuna.TrialStateComplete},
 		{name: "crash", reason: "crash", detail: "trainer exited with status 1", state: goptuna.TrialStateFail},
+		{name: "oom with on_oom", reason: "oom", detail: "CUDA out of memory", state: goptuna.TrialStateFail, extra: ", on_oom: {retry: smaller_batch}"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			st := openStore(t, dir)
-			spec := writeSpec(t, dir, "ended", 2, "")
+			spec := writeSpec(t, dir, "ended", 2, tc.extra)
+			spec.Base["train_batch_size"] = int64(4)
 			ctx := context.Background()
 			study, err := sweep.OpenStudy(ctx, st, spec, false)
 			if err != nil {
@@ -340,6 +343,9 @@ func TestControllerFinishesEndedRunsFromRecords(t *testing.T) {
 			}
 			claim, err := st.ClaimAs(ctx, study.ID, 2, "other:5:0badf00d", "other")
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetTrialSystemAttr(claim.TrialID, "lorasweep:params", `{"x":0.5,"mode":"a"}`); err != nil {
 				t.Fatal(err)
 			}
 			for i, v := range []float64{0.3, 0.7} {
@@ -371,8 +377,12 @@ func TestControllerFinishesEndedRunsFromRecords(t *testing.T) {
 			if tc.state != goptuna.TrialStateFail && got.Value != 0.7 {
 				t.Errorf("trial 0 value %v, want the best epoch's 0.7", got.Value)
 			}
-			if n := len(trialsOf(t, st, res.StudyID)); n != 2 {
-				t.Errorf("%d trials, want 2: nothing re-run", n)
+			trials := trialsOf(t, st, res.StudyID)
+			if n := len(trials); n != 2 {
+				t.Fatalf("%d trials, want 2: nothing re-run", n)
+			}
+			if got, want := trials[1].SystemAttrs["lorasweep:oom_retry_of"], map[bool]string{true: "0"}[tc.reason == "oom"]; got != want {
+				t.Errorf("trial 1 oom_retry_of %q, want %q (the on_oom policy, as tell applies it)", got, want)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -40,16 +41,17 @@ func (c *Controller) finishRecorded(ctx context.Context) error {
 		if t.State != goptuna.TrialStateRunning {
 			continue
 		}
-		if err := c.finishFromRecords(ctx, r, t.Number, maximize); err != nil {
+		if err := c.finishFromRecords(ctx, r, t, maximize); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// finishFromRecords sets the final state of trial number n from its ended
-// run r and its stored epochs.
-func (c *Controller) finishFromRecords(ctx context.Context, r RunRecord, n int, maximize bool) error {
+// finishFromRecords sets the final state of trial t from its ended run r
+// and its stored epochs.
+func (c *Controller) finishFromRecords(ctx context.Context, r RunRecord, t goptuna.FrozenTrial, maximize bool) error {
+	n := t.Number
 	if r.Reason == string(runner.ReasonInterrupted) {
 		// Its worker had stopped it (an abort) and died before saying so.
 		_, err := c.Store.FailInterruptedLimit(ctx, r.TrialID, c.Spec.Budget.Retries)
@@ -94,6 +96,14 @@ func (c *Controller) finishFromRecords(ctx context.Context, r RunRecord, n int, 
 		return fmt.Errorf("trial %d: finish from records: %w", n, err)
 	}
 	c.log().Warn("trial finished from its records: its worker died after the run ended", "trial", n, "state", state.String(), "best_epoch", best.epoch, "reason", reason)
+	if state == goptuna.TrialStateFail && reason == string(runner.ReasonOOM) {
+		// The on_oom policy, as tell applies it.
+		params := map[string]any{}
+		if err := json.Unmarshal([]byte(t.SystemAttrs[attrParams]), &params); err != nil {
+			return fmt.Errorf("trial %d: decode params for the OOM retry: %w", n, err)
+		}
+		return c.retryOOM(ctx, &trialRun{trialID: r.TrialID, number: n, params: normalizeJSONParams(params)})
+	}
 	return nil
 }
 
