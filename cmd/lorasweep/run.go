@@ -47,6 +47,7 @@ terminal or SSH session closed) drains too, and never aborts. Output piped
 into a pager or tee that exits is dropped; the sweep goes on.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			outliveConsole()
 			spec, err := loadSpec(cmd.ErrOrStderr(), args[0])
 			if err != nil {
 				return err
@@ -107,13 +108,6 @@ func loadSpec(stderr io.Writer, path string) (*sweep.Spec, error) {
 
 func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOptions) error {
 	allowSpaceChange, quiet, verbose := opts.allowSpaceChange, opts.quiet, opts.verbose
-	// A pager or tee that exits, or a closed terminal, must not end an
-	// overnight sweep: with SIGPIPE caught, writes to a closed pipe fail
-	// with EPIPE instead of killing the process, and the console writers
-	// drop what can no longer be shown (trial logs and storage keep it).
-	pipes := make(chan os.Signal, 1)
-	signal.Notify(pipes, syscall.SIGPIPE)
-	defer signal.Stop(pipes)
 	termOut := isTerminal(cmd.ErrOrStderr())
 	stdout, stderr := newConsole(cmd.OutOrStdout()), newConsole(cmd.ErrOrStderr())
 	logLevel := slog.LevelWarn
@@ -371,6 +365,15 @@ func formatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// outliveConsole lets a sweep outlive its console: a pager or tee that
+// exits must not end an overnight sweep. With SIGPIPE caught (never
+// ignored: an ignored disposition would pass to trainers across exec),
+// writes to a closed pipe fail with EPIPE instead of killing the process;
+// the console writers then drop what can no longer be shown.
+func outliveConsole() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 }
 
 // console is the sweep's terminal output. Once a write fails (the pager or
