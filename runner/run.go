@@ -184,6 +184,14 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	readDone := make(chan struct{})
 	watchDone := make(chan struct{})
 	var strays []int
+	var endRead sync.Once
+	// stopWatch ends the watchers once the output is read (deferred too, so
+	// no return path leaves them running).
+	stopWatch := func() {
+		endRead.Do(func() { close(readDone) })
+		<-watchDone
+	}
+	defer stopWatch()
 	go func() {
 		defer close(watchDone)
 		var timeout <-chan time.Time
@@ -287,8 +295,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	// A read error after the group is gone is of no interest; the exit
 	// status and the log decide the outcome.
 	_, _ = io.Copy(io.Discard, r)
-	close(readDone)
-	<-watchDone
+	stopWatch()
 	if len(strays) > 0 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("processes %v left the trainer's process group and held its output open after it exited: killed", strays))
 	}
