@@ -80,9 +80,11 @@ fork) sh -c 'echo "$$ grandchild" >> "$PLAN/pids"; exec sleep 600' & ;;
 setsid|setsidhang) setsid sh -c 'echo "$$ escaped" >> "$PLAN/pids"; exec sleep 600' & ;;
 esac
 echo "fault trainer: trial $trial mode $mode"
-# GPULOCK: the test checks that no two trainers share a card, across runs.
+# GPULOCK: the test checks that no two trainers share a card, across runs:
+# each holds a flock on its card's file while it (or any child) lives.
 if [ -n "$GPULOCK" ]; then
-  mkdir "$GPULOCK/gpu$CUDA_VISIBLE_DEVICES" 2>/dev/null || echo "trial $trial of $PLAN on GPU $CUDA_VISIBLE_DEVICES" >> "$GPULOCK/overlaps"
+  exec 9>>"$GPULOCK/gpu$CUDA_VISIBLE_DEVICES"
+  flock -n 9 || echo "trial $trial of $PLAN on GPU $CUDA_VISIBLE_DEVICES" >> "$GPULOCK/overlaps"
   echo "$CUDA_VISIBLE_DEVICES" >> "$GPULOCK/seen"
 fi
 [ "$mode" = envdump ] && env
@@ -123,7 +125,6 @@ while [ $e -le $epochs ]; do
 done
 # breakroot: the output root turns into a file (a mount gone wrong): the
 # trials after this one cannot create their folders.
-[ -n "$GPULOCK" ] && rmdir "$GPULOCK/gpu$CUDA_VISIBLE_DEVICES"
 [ "$mode" = breakroot ] && root=$(dirname "$(dirname "$out")") && mv "$root" "$root.moved" && : > "$root"
 echo "training finished"
 `

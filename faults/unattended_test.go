@@ -704,20 +704,7 @@ func TestFinishedRunIsNotRetrained(t *testing.T) {
 // turns on the card: no trainer ever starts while another holds it (the
 // trainers check with a lock folder of their own), and both sweeps finish.
 func TestTwoRunsShareOneGPU(t *testing.T) {
-	shared := t.TempDir()
-	smiDir := filepath.Join(shared, "bin")
-	if err := os.MkdirAll(smiDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	smi := "#!/bin/sh\necho '0, GPU-0f0f0f0f, NVIDIA Fake 4090, 24564, 3'\n"
-	if err := os.WriteFile(filepath.Join(smiDir, "nvidia-smi"), []byte(smi), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gpuLock := filepath.Join(shared, "gpulock")
-	if err := os.MkdirAll(gpuLock, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"PATH=" + smiDir + string(os.PathListSeparator) + os.Getenv("PATH"), "LORASWEEP_LEASE_DIR=" + filepath.Join(shared, "leases")}
+	env, gpuLock := oneFakeGPU(t)
 	const budget = 3
 	var sweeps []*sweepDir
 	var cmds []*exec.Cmd
@@ -755,4 +742,75 @@ func TestTwoRunsShareOneGPU(t *testing.T) {
 		}
 	}
 	t.Logf("%d trials of 2 sweeps on one card, none overlapping", len(strings.Fields(string(seen))))
+}
+
+// oneFakeGPU makes a host with one GPU for lorasweep processes: a fake
+// nvidia-smi first on PATH and a lease folder of the test's own. It returns
+// their environment and the folder where the fault trainers (GPULOCK)
+// flock the card they were given and record overlaps.
+func oneFakeGPU(t *testing.T) (env []string, gpuLock string) {
+	t.Helper()
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock (util-linux) not installed: the trainers check overlaps with it")
+	}
+	shared := t.TempDir()
+	smiDir := filepath.Join(shared, "bin")
+	if err := os.MkdirAll(smiDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	smi := "#!/bin/sh\necho '0, GPU-0f0f0f0f, NVIDIA Fake 4090, 24564, 3'\n"
+	if err := os.WriteFile(filepath.Join(smiDir, "nvidia-smi"), []byte(smi), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gpuLock = filepath.Join(shared, "gpulock")
+	if err := os.MkdirAll(gpuLock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"PATH=" + smiDir + string(os.PathListSeparator) + os.Getenv("PATH"), "LORASWEEP_LEASE_DIR=" + filepath.Join(shared, "leases")}, gpuLock
+}
+
+// TestKilledRunKeepsItsCard kill -9s a `run` whose trainer ignores SIGTERM
+// (its supervisor kills it a kill_grace later) and starts a second sweep on
+// the same one-GPU host at once. The card stays leased until the killed
+// run's trainer is gone — its supervisor holds the lease — so the second
+// sweep's first trainer never starts on a card that is still in use.
+func TestKilledRunKeepsItsCard(t *testing.T) {
+	env, gpuLock := oneFakeGPU(t)
+	a := newSweep(t, specOpts{name: "killed", trials: 1, gpus: "auto", env: ", GPULOCK: " + gpuLock})
+	a.extraE = env
+	a.setFault(0, "ignore_term")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := a.command(ctx, "run", a.spec)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(a.newestLog(), "epoch 2/3") {
+		if time.Now().After(deadline) {
+			t.Fatalf("trial never reached epoch 2:\n%s", out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b := newSweep(t, specOpts{name: "next", trials: 2, gpus: "auto", env: ", GPULOCK: " + gpuLock})
+	b.extraE = env
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	killed := time.Now()
+	res, code := b.run(time.Minute, "run", b.spec)
+	if code != 0 {
+		t.Fatalf("second sweep exited %d:\n%s", code, res)
+	}
+	if data, err := os.ReadFile(filepath.Join(gpuLock, "overlaps")); err == nil {
+		t.Errorf("a trainer started on the card while the killed run's trainer still held it:\n%s", data)
+	}
+	if n := countStates(b.trials())[goptuna.TrialStateComplete]; n != 2 {
+		t.Errorf("second sweep: %d complete, want 2:\n%s", n, res)
+	}
+	a.noLeftovers(5 * time.Second)
+	t.Logf("second sweep done %.1fs after the kill, no overlap", time.Since(killed).Seconds())
 }
