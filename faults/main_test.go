@@ -77,15 +77,24 @@ mkdir -p "$out/sample"
 case $mode in
 ignore_term) trap '' TERM ;;
 fork) sh -c 'echo "$$ grandchild" >> "$PLAN/pids"; exec sleep 600' & ;;
+setsid|setsidhang) setsid sh -c 'echo "$$ escaped" >> "$PLAN/pids"; exec sleep 600' & ;;
 esac
 echo "fault trainer: trial $trial mode $mode"
+# GPULOCK: the test checks that no two trainers share a card, across runs:
+# each holds a flock on its card's file while it (or any child) lives.
+if [ -n "$GPULOCK" ]; then
+  exec 9>>"$GPULOCK/gpu$CUDA_VISIBLE_DEVICES"
+  flock -n 9 || echo "trial $trial of $PLAN on GPU $CUDA_VISIBLE_DEVICES" >> "$GPULOCK/overlaps"
+  echo "$CUDA_VISIBLE_DEVICES" >> "$GPULOCK/seen"
+fi
 [ "$mode" = envdump ] && env
 e=1
 while [ $e -le $epochs ]; do
   echo "epoch $e/$epochs"
   if [ $e -eq 2 ]; then
     case $mode in
-    hung) sleep 600 ;;
+    hung|setsidhang) sleep 600 ;;
+    slow) i=0; while [ $i -lt 600 ]; do echo "still training $i"; sleep 0.1; i=$((i+1)); done ;;
     ignore_term) sleep 600; sleep 600 ;;
     esac
   fi
@@ -109,10 +118,14 @@ while [ $e -le $epochs ]; do
     xss) echo "<script>document.body.setAttribute('data-pwned','log')</script><img src=x onerror=\"document.body.setAttribute('data-pwned','logimg')\">"; exit 1 ;;
     xssdetail) echo "RuntimeError: CUDA out of memory. <script>document.title='pwned';document.body.setAttribute('data-pwned','detail')</script>"; exit 1 ;;
     fillreal) dd if=/dev/zero of="$out/filler" bs=1024 count=8192; exit 1 ;;
+    filldb) dd if=/dev/zero of="$PLAN/../db/filler" bs=1024 count=65536 2>/dev/null ;;
     esac
   fi
   e=$((e+1))
 done
+# breakroot: the output root turns into a file (a mount gone wrong): the
+# trials after this one cannot create their folders.
+[ "$mode" = breakroot ] && root=$(dirname "$(dirname "$out")") && mv "$root" "$root.moved" && : > "$root"
 echo "training finished"
 `
 
@@ -169,6 +182,8 @@ type specOpts struct {
 	scorer   string // objective scorers (YAML list items); default health
 	budget   string // extra budget keys
 	retries  int    // budget.retries (default 5)
+	gpus     string // the spec's gpus (default none)
+	env      string // more trainer env entries (", KEY: value")
 }
 
 func newSweep(t *testing.T, o specOpts) *sweepDir {
@@ -200,6 +215,9 @@ func newSweep(t *testing.T, o specOpts) *sweepDir {
 	if o.retries == 0 {
 		o.retries = 5
 	}
+	if o.gpus == "" {
+		o.gpus = "none"
+	}
 	scorers := o.scorer
 	if scorers == "" {
 		scorers = "    - {kind: health, weight: 1}\n"
@@ -210,7 +228,7 @@ output_root: %s
 trainer:
   kind: command
   command: [sh, %s, "{trial}", "{output_dir}"]
-  env: {PLAN: %s, IMG: %s, EPOCHS: "%d", STEP_SLEEP: "%s"}
+  env: {PLAN: %s, IMG: %s, EPOCHS: "%d", STEP_SLEEP: "%s"%s}
   loss_regex: 'loss=([0-9.]+|nan)'
   epoch_regex: '^epoch (\d+)/(\d+)'
   sample_regex: '^sample: (\S+)'
@@ -225,9 +243,9 @@ objective:
   direction: maximize
   scorers:
 %sbudget: {trials: %d, parallel: %d, trial_timeout: 60s, retries: %d%s}
-gpus: none
+gpus: %s
 %s`, o.name, s.dsn, s.runs, filepath.Join(fixtures, "trainer.sh"), s.plan, filepath.Join(fixtures, "sample.png"),
-		o.epochs, o.step, scorers, o.trials, o.parallel, o.retries, o.budget, o.extra)
+		o.epochs, o.step, o.env, scorers, o.trials, o.parallel, o.retries, o.budget, o.gpus, o.extra)
 	s.spec = filepath.Join(dir, "sweep.yaml")
 	if err := os.WriteFile(s.spec, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)

@@ -78,8 +78,8 @@ func TestTrainerFillsDisk(t *testing.T) {
 	s := newSweep(t, specOpts{trials: 3, parallel: 1, budget: ", max_failures_in_a_row: 50"})
 	s.setFault(0, "fill")
 	out, code := s.run(time.Minute, "run", s.spec)
-	if code != 0 {
-		t.Fatalf("run exited %d:\n%s", code, out)
+	if code != 1 {
+		t.Errorf("run exited %d, want 1: the sweep stopped on a failure:\n%s", code, out)
 	}
 	if !strings.Contains(out, "disk full") {
 		t.Errorf("the stop reason does not say the disk is full:\n%s", out)

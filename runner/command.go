@@ -54,7 +54,7 @@ func (a *commandAdapter) prepare(ctx context.Context, lease *Lease, job Job) (*p
 	}
 	outDir := filepath.Join(job.Dir, "output")
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, &reasonError{ReasonDiskFull, fmt.Errorf("create output dir: %w", err)}
+		return nil, &reasonError{writeReason(err), fmt.Errorf("create output dir: %w", err)}
 	}
 	cfg := job.Config.Clone()
 	if cfg == nil {
@@ -66,11 +66,11 @@ func (a *commandAdapter) prepare(ctx context.Context, lease *Lease, job Job) (*p
 	}
 	tomlPath := filepath.Join(job.Dir, ConfigFile)
 	if err := os.WriteFile(tomlPath, data, 0o644); err != nil {
-		return nil, &reasonError{ReasonDiskFull, fmt.Errorf("write config: %w", err)}
+		return nil, &reasonError{writeReason(err), fmt.Errorf("write config: %w", err)}
 	}
 	paramsPath := filepath.Join(job.Dir, "params.json")
 	if err := writeJSON(paramsPath, job.Params); err != nil {
-		return nil, &reasonError{ReasonDiskFull, fmt.Errorf("write params: %w", err)}
+		return nil, &reasonError{writeReason(err), fmt.Errorf("write params: %w", err)}
 	}
 	vars := map[string]string{"config": tomlPath, "params": paramsPath, "output_dir": outDir, "trial_dir": job.Dir,
 		"trial": strconv.Itoa(job.Number)}

@@ -103,7 +103,7 @@ func (a *kohyaAdapter) prepare(ctx context.Context, lease *Lease, job Job) (*pre
 		}
 		promptsPath = filepath.Join(job.Dir, PromptsFile)
 		if err := os.WriteFile(promptsPath, []byte(b.String()), 0o644); err != nil {
-			return nil, &reasonError{ReasonDiskFull, fmt.Errorf("write prompts: %w", err)}
+			return nil, &reasonError{writeReason(err), fmt.Errorf("write prompts: %w", err)}
 		}
 		pr.prompts = norm
 	}
@@ -122,7 +122,7 @@ func (a *kohyaAdapter) prepare(ctx context.Context, lease *Lease, job Job) (*pre
 	}
 	tomlPath := filepath.Join(job.Dir, ConfigFile)
 	if err := os.WriteFile(tomlPath, data, 0o644); err != nil {
-		return nil, &reasonError{ReasonDiskFull, fmt.Errorf("write config: %w", err)}
+		return nil, &reasonError{writeReason(err), fmt.Errorf("write config: %w", err)}
 	}
 	pr.argv = a.pool.KohyaArgv(tomlPath)
 	// Unbuffered stdout keeps print() and the logger in order; a wide

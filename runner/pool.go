@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lorasweep/lorasweep/internal/nvsmi"
@@ -66,7 +67,13 @@ type PoolConfig struct {
 	// SampleRescan is how often a running trial's sample folder is listed
 	// between console lines (0 = DefaultSampleRescan).
 	SampleRescan time.Duration
-	Logger       *slog.Logger
+	// LeaseDir is the folder of host-wide GPU lease files (DefaultLeaseDir
+	// in the CLI): every lorasweep process of the host flocks a card's file
+	// before training on it, so two runs never put trials on one card
+	// beyond per_gpu. Empty: GPU slots are coordinated within this pool
+	// only. CPU slots never are.
+	LeaseDir string
+	Logger   *slog.Logger
 }
 
 // DefaultSampleRescan: listing a sample folder four times a second costs
@@ -112,10 +119,15 @@ type Pool struct {
 
 // Lease is a slot held by one trial until Release.
 type Lease struct {
-	pool *Pool
-	slot int
-	once sync.Once
+	pool  *Pool
+	slot  int
+	once  sync.Once
+	files []*os.File // host-wide GPU lease files, flocked (LeaseDir)
 }
+
+// hostBusyPoll is how often Acquire looks again when every free slot's
+// cards are leased by other lorasweep processes of the host.
+const hostBusyPoll = 500 * time.Millisecond
 
 // NewPool discovers GPUs (unless the trainer or spec uses CPU slots) and
 // builds the slots. It fails when the spec names GPUs that do not exist, or
@@ -285,13 +297,40 @@ func (p *Pool) Found() []nvsmi.GPU { return append([]nvsmi.GPU(nil), p.found...)
 // Notes says why GPUs were left out or CPU slots used, one line each.
 func (p *Pool) Notes() []string { return append([]string(nil), p.skipped...) }
 
-// Acquire blocks until a slot is free or ctx is done.
+// Acquire blocks until a slot is free or ctx is done. With a LeaseDir, a
+// GPU slot is free only when this host's other lorasweep processes leave
+// room on its cards; a busy slot is skipped for another free one.
 func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
-	select {
-	case i := <-p.free:
-		return &Lease{pool: p, slot: i}, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("acquire slot: %w", context.Cause(ctx))
+	busy := 0
+	for {
+		var i int
+		select {
+		case i = <-p.free:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("acquire slot: %w", context.Cause(ctx))
+		}
+		if p.cfg.LeaseDir == "" || p.slots[i].CPU {
+			return &Lease{pool: p, slot: i}, nil
+		}
+		files, ok, err := p.lockHost(i)
+		if err != nil {
+			p.free <- i
+			return nil, fmt.Errorf("acquire slot: %w", err)
+		}
+		if ok {
+			return &Lease{pool: p, slot: i, files: files}, nil
+		}
+		p.free <- i
+		if busy++; busy < len(p.slots) {
+			continue // another free slot may be on a free card
+		}
+		busy = 0
+		p.log.Debug("every free GPU slot is leased by another lorasweep process on this host; waiting")
+		select {
+		case <-time.After(hostBusyPoll):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("acquire slot: %w", context.Cause(ctx))
+		}
 	}
 }
 
@@ -304,8 +343,17 @@ func (l *Lease) Slot() int { return l.slot }
 // CPU reports whether the lease is a CPU slot.
 func (l *Lease) CPU() bool { return l.pool.slots[l.slot].CPU }
 
-// Release returns the slot to the pool; calling it again does nothing.
-func (l *Lease) Release() { l.once.Do(func() { l.pool.free <- l.slot }) }
+// Release returns the slot to the pool and its cards to the host;
+// calling it again does nothing.
+func (l *Lease) Release() {
+	l.once.Do(func() {
+		for _, f := range l.files {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+		}
+		l.pool.free <- l.slot
+	})
+}
 
 // Env returns the variables that pin a process to the lease: CUDA_VISIBLE_DEVICES
 // (empty on a CPU slot, which hides every GPU) and CUDA_DEVICE_ORDER=PCI_BUS_ID

@@ -172,3 +172,79 @@ func TestStripSecrets(t *testing.T) {
 		t.Errorf("StripSecrets = %q", got)
 	}
 }
+
+// TestHostLeases: pools sharing a lease folder behave as two lorasweep
+// processes of one host. A card leased by one is skipped by the other
+// (which takes a free card instead, or waits), per_gpu bounds the trials
+// of all pools together, and a release hands the card over.
+func TestHostLeases(t *testing.T) {
+	const oneCard = "0, GPU-aaaa, NVIDIA GeForce RTX 4090, 24564, 2\n"
+	const twoCards = oneCard + "1, GPU-bbbb, NVIDIA GeForce RTX 4090, 24564, 2\n"
+	leases := t.TempDir()
+	newPool := func(smi string, perGPU int) *Pool {
+		p, err := NewPool(context.Background(), PoolConfig{Trainer: TrainerSpec{Kind: KindKohya}, GPUs: GPUSpec{Mode: GPUsAuto, PerGPU: perGPU},
+			NvidiaSMI: fakeSMI(t, smi, 0), Env: []string{}, LeaseDir: leases})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// busy reports whether Acquire on p finds nothing within a moment.
+	busy := func(p *Pool) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*hostBusyPoll)
+		defer cancel()
+		l, err := p.Acquire(ctx)
+		if err == nil {
+			l.Release()
+			return false
+		}
+		return true
+	}
+
+	a, b := newPool(oneCard, 1), newPool(oneCard, 1)
+	la, err := a.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !busy(b) {
+		t.Error("a second process got the card the first one holds")
+	}
+	got := make(chan *Lease, 1)
+	go func() {
+		l, err := b.Acquire(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	la.Release()
+	lb := <-got
+	if busy(a) != true {
+		t.Error("the card was free to the first process while the second held it")
+	}
+	lb.Release()
+
+	// per_gpu 2: two pools share the card, a third waits.
+	c, d, e := newPool(oneCard, 2), newPool(oneCard, 2), newPool(oneCard, 2)
+	lc, _ := c.Acquire(context.Background())
+	ld, _ := d.Acquire(context.Background())
+	if !busy(e) {
+		t.Error("per_gpu 2 let a third trial onto the card")
+	}
+	lc.Release()
+	ld.Release()
+
+	// Two cards: a pool whose first slot's card is held elsewhere takes
+	// the other card instead of waiting.
+	f, g := newPool(twoCards, 1), newPool(twoCards, 1)
+	lf, _ := f.Acquire(context.Background())
+	lg, err := g.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lf.GPUs()[0] == lg.GPUs()[0] {
+		t.Errorf("both processes on GPU %s", lf.GPUs()[0])
+	}
+	lf.Release()
+	lg.Release()
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lorasweep/lorasweep/internal/proc"
@@ -109,7 +110,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 		return out
 	}
 	if err := os.MkdirAll(job.Dir, 0o755); err != nil {
-		return fail(ReasonCrash, "create trial dir: %v", err)
+		return fail(writeReason(err), "create trial dir: %v", err)
 	}
 	out.LogPath = filepath.Join(job.Dir, LogFile)
 	if _, err := os.Stat(out.LogPath); err == nil {
@@ -130,14 +131,14 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	env := append(append(append([]string(nil), p.cfg.Env...), lease.Env()...), pr.env...)
 	added := append(lease.Env(), pr.env...)
 	if err := writeJSON(filepath.Join(job.Dir, ArgvFile), pr.argv); err != nil {
-		return fail(ReasonDiskFull, "write argv: %v", err)
+		return fail(writeReason(err), "write argv: %v", err)
 	}
 	if err := writeJSON(filepath.Join(job.Dir, EnvFile), added); err != nil {
-		return fail(ReasonDiskFull, "write env: %v", err)
+		return fail(writeReason(err), "write env: %v", err)
 	}
 	logf, err := os.OpenFile(out.LogPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fail(ReasonCrash, "create log: %v", err)
+		return fail(writeReason(err), "create log: %v", err)
 	}
 	defer logf.Close()
 
@@ -145,7 +146,7 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
-	spec := proc.Spec{Argv: pr.argv, Env: env, Dir: job.Dir, Grace: grace}
+	spec := proc.Spec{Argv: pr.argv, Env: env, Dir: job.Dir, Grace: grace, Hold: lease.files}
 	if p.cfg.Self != "" {
 		spec.Supervisor = []string{p.cfg.Self, "supervise"}
 	}
@@ -171,16 +172,30 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 	}
 
 	// Watchers: cancellation, timeout and silence. They only ever stop the
-	// process; the reading loop below sees EOF and finishes.
+	// process; the reading loop below sees EOF and finishes. They run until
+	// the output ends, not until the group leader exits: a descendant that
+	// left the group (setsid) can hold the pipe open after the trainer is
+	// gone, so once the leader has exited the output is drained for at most
+	// the kill grace, then its holders are killed and the pipe closed.
 	var lastOutput atomic.Int64
 	lastOutput.Store(time.Now().UnixNano())
 	hang := p.cfg.Trainer.HangTimeout.D()
 	if hang <= 0 {
 		hang = DefaultHangTimeout
 	}
+	readDone := make(chan struct{})
 	watchDone := make(chan struct{})
-	defer close(watchDone)
+	var strays []int
+	var endRead sync.Once
+	// stopWatch ends the watchers once the output is read (deferred too, so
+	// no return path leaves them running).
+	stopWatch := func() {
+		endRead.Do(func() { close(readDone) })
+		<-watchDone
+	}
+	defer stopWatch()
 	go func() {
+		defer close(watchDone)
 		var timeout <-chan time.Time
 		if job.Timeout > 0 {
 			t := time.NewTimer(job.Timeout)
@@ -189,26 +204,46 @@ func (p *Pool) Run(ctx context.Context, lease *Lease, job Job, onEvent func(Even
 		}
 		tick := time.NewTicker(min(hang/4, time.Second))
 		defer tick.Stop()
+		cancelled, leader := ctx.Done(), pc.Done()
+		var drain <-chan time.Time
+		// cut ends a drain that outlasted its bound or was cut short. Once
+		// the leader has exited, its verdict stands: a cancel or timeout
+		// then only ends the drain.
+		cut := func() {
+			strays = pc.KillOutputHolders()
+			drain, timeout, cancelled = nil, nil, nil
+		}
 		for {
 			select {
-			case <-watchDone:
+			case <-readDone:
 				return
-			case <-pc.Done():
-				return
-			case <-ctx.Done():
-				if errors.Is(context.Cause(ctx), ErrPruned) {
-					stop(ReasonPruned, "stopped by the pruner")
-				} else {
+			case <-leader:
+				leader = nil
+				t := time.NewTimer(grace)
+				defer t.Stop()
+				drain = t.C
+			case <-drain:
+				cut()
+			case <-cancelled:
+				cancelled = nil
+				switch {
+				case leader == nil:
+					cut()
+				case errors.Is(context.Cause(ctx), ErrPruned):
+					stop(ReasonPruned, DetailPruned)
+				default:
 					stop(ReasonInterrupted, "stopped by lorasweep")
 				}
-				return
 			case <-timeout:
-				stop(ReasonTimeout, fmt.Sprintf("ran longer than the trial timeout %v", job.Timeout))
-				return
+				timeout = nil
+				if leader == nil {
+					cut()
+				} else {
+					stop(ReasonTimeout, fmt.Sprintf("ran longer than the trial timeout %v", job.Timeout))
+				}
 			case <-tick.C:
-				if silent := time.Since(time.Unix(0, lastOutput.Load())); silent > hang {
+				if silent := time.Since(time.Unix(0, lastOutput.Load())); silent > hang && leader != nil {
 					stop(ReasonHung, fmt.Sprintf("printed nothing for %v", silent.Round(time.Second)))
-					return
 				}
 			}
 		}
@@ -296,6 +331,10 @@ read:
 			stop(r, detail)
 		}
 	}
+	stopWatch()
+	if len(strays) > 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("processes %v left the trainer's process group and held its output open after it exited: killed", strays))
+	}
 	if pr.warmUntil != nil && !warmed {
 		pr.warmUntil(false)
 	}
@@ -332,6 +371,17 @@ func tailLine(line string) string {
 	}
 	line = strings.ToValidUTF8(line, "\uFFFD")
 	return strings.ReplaceAll(line, "\x00", "\uFFFD")
+}
+
+// writeReason classifies a failure to write the trial's own files: a full
+// disk or quota is disk-full, anything else (read-only filesystem,
+// permissions, a file where a folder should be) unwritable. Both are the
+// environment's fault, never the params'.
+func writeReason(err error) Reason {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return ReasonDiskFull
+	}
+	return ReasonUnwritable
 }
 
 // reasonError is a prepare error with the reason it should be recorded as.

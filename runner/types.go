@@ -70,9 +70,15 @@ const (
 	ReasonNoData      Reason = "no-data"
 	ReasonBadArgs     Reason = "bad-args"
 	ReasonDiskFull    Reason = "disk-full"
+	ReasonUnwritable  Reason = "unwritable"  // lorasweep could not create the trial's folder or files (read-only, permissions)
 	ReasonInterrupted Reason = "interrupted" // cancelled by lorasweep (abort, shutdown)
 	ReasonPruned      Reason = "pruned"      // stopped because the pruner said so (not a failure)
 )
+
+// DetailPruned is the Outcome.Detail of a trial the pruner stopped: the run
+// record keeps it, so a trial whose worker died before setting its state
+// can be finished as PRUNED from its records.
+const DetailPruned = "stopped by the pruner"
 
 // Job is one trial to train.
 type Job struct {

@@ -212,10 +212,11 @@ func (s *Store) ReapStale(ctx context.Context, studyID int, staleAfter time.Dura
 }
 
 // ReapStaleLimit is ReapStale with the sweep's retry policy: a reaped trial
-// is re-enqueued while its chain of retries is shorter than maxRetries
-// (negative: always; zero: never). The copy carries lorasweep:retry_of (the
-// reaped trial's number) and lorasweep:retry_count; the reaped trial stops
-// counting against the budget only when a copy was enqueued.
+// is re-enqueued while its chain has spent fewer than maxRetries retries
+// (negative: always, spending none; zero: never). The copy carries
+// lorasweep:retry_of (the reaped trial's number) and lorasweep:retry_count
+// (retries spent); the reaped trial stops counting against the budget only
+// when a copy was enqueued.
 func (s *Store) ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]sweep.ReapedTrial, error) {
 	return s.ReapStaleExcept(ctx, studyID, staleAfter, maxRetries, "")
 }
@@ -299,6 +300,13 @@ func (s *Store) enqueueRetry(ctx context.Context, tx *sqlx.Tx, studyID, trialID,
 	if maxRetries > 0 && count >= maxRetries {
 		return 0, nil
 	}
+	// A limited re-enqueue spends one of the chain's retries; an unlimited
+	// one (lorasweep's own death interrupted the trial, not its trainer)
+	// spends none, so later limited ones still find them.
+	spent := count
+	if maxRetries > 0 {
+		spent++
+	}
 	var params []struct {
 		Name  string  `db:"name"`
 		Value float64 `db:"value"`
@@ -320,7 +328,7 @@ func (s *Store) enqueueRetry(ctx context.Context, tx *sqlx.Tx, studyID, trialID,
 	}
 	base.SystemAttrs[AttrFixedParams] = fp
 	base.SystemAttrs[AttrRetryOf] = strconv.Itoa(number)
-	base.SystemAttrs[AttrRetryCount] = strconv.Itoa(count + 1)
+	base.SystemAttrs[AttrRetryCount] = strconv.Itoa(spent)
 	// The copy is WAITING: params are kept as fixed_params only, so the
 	// sampler's suggest path re-applies them (goptuna reads fixed_params) and
 	// the copy holds no params until it runs.

@@ -269,6 +269,8 @@ func withRetry(ctx context.Context, fn func() error) error {
 			if backoff < 100*time.Millisecond {
 				backoff *= 2
 			}
+		case diskFull(err):
+			return fmt.Errorf("%w: %w", sweep.ErrStorageFull, err)
 		default:
 			return err
 		}
@@ -306,6 +308,33 @@ func transient(err error) bool {
 	}
 	var ne *net.OpError
 	return errors.As(err, &ne)
+}
+
+// diskFull reports whether err says the database's disk is full:
+// SQLITE_FULL, or PostgreSQL's disk_full (53100).
+func diskFull(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "53100"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == 13
+	}
+	return errors.Is(err, syscall.ENOSPC)
+}
+
+// CheckWritable writes to the study's row without changing it, so a
+// read-only or full storage shows before the first trial.
+func (s *Store) CheckWritable(ctx context.Context, studyID int) error {
+	err := s.write(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE studies SET next_number = next_number WHERE study_id = ?`), studyID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write to storage: %w", err)
+	}
+	return nil
 }
 
 func retryable(err error) bool {

@@ -96,7 +96,29 @@ const (
 	// StopDiskFull: a trial could not write its outputs. Every later trial
 	// would fail the same way within seconds and burn the budget.
 	StopDiskFull StopReason = "disk full: free space, then run again to resume"
+	// StopUnwritable: lorasweep could not create a trial's folder or files
+	// (read-only filesystem, permissions). Every later trial would fail
+	// the same way.
+	StopUnwritable StopReason = "trial folders not writable: fix the output root's permissions or mount, then run again to resume"
+	// StopStorageFull: the storage's disk is full; nothing more can be
+	// recorded. Trials left RUNNING are re-run on resume.
+	StopStorageFull StopReason = "storage disk full: free space where the database lives, then run again to resume"
 )
+
+// Failed reports whether the sweep stopped because trials kept failing or
+// its environment broke (rather than finishing, a deadline or a request):
+// the command exits non-zero then.
+func (r StopReason) Failed() bool {
+	switch r {
+	case StopFailures, StopDiskFull, StopUnwritable, StopStorageFull:
+		return true
+	}
+	return false
+}
+
+// ErrStorageFull marks a storage write that failed because the database's
+// disk is full (storage wraps the driver's error with it).
+var ErrStorageFull = errors.New("storage disk full")
 
 // Controller runs a sweep: for every free slot it claims a trial within the
 // budget, proposes its params, trains it, scores each saved epoch, prunes
@@ -110,9 +132,10 @@ type Controller struct {
 	Sampler goptuna.Sampler
 	Pruner  goptuna.Pruner // nil: no pruning
 	Logger  *slog.Logger
-	// WorkerID and Host identify this process in run records. A WorkerID of
-	// the form "host:pid" lets a later start on the same host reap this
-	// process's RUNNING trials at once when the pid is dead (see Alive).
+	// WorkerID and Host identify this process in run records; WorkerID must
+	// be unique per process start (NewWorkerID). Its "host:pid" part lets a
+	// later start on the same host reap this process's RUNNING trials at
+	// once when the pid is dead (see Alive).
 	WorkerID string
 	Host     string
 	// Alive, if set, reports whether a process of this host is alive. On
@@ -248,6 +271,11 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	if parallel <= 0 {
 		parallel = 1
 	}
+	// Trial folders must be writable before any trial is claimed: otherwise
+	// every trial fails in its first millisecond and burns the budget.
+	if err := checkWritableDir(c.Spec.OutputRoot); err != nil {
+		return Result{}, err
+	}
 	study, err := openStudy(ctx, c.Store, c.Spec, StudyOptions{
 		AllowSpaceChange: allowSpaceChange, AllowObjectiveChange: c.AllowObjectiveChange,
 		AllowTrainerChange: c.AllowTrainerChange, Scorer: c.Scorer, Report: c.OnObjectiveChange,
@@ -258,6 +286,13 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	study.Sampler = c.Sampler
 	study.Pruner = c.Pruner
 	c.study = study
+	if err := c.Store.CheckWritable(ctx, study.ID); err != nil {
+		if errors.Is(err, ErrStorageFull) {
+			c.setStop(StopStorageFull)
+			return Result{StudyID: study.ID, Stop: StopStorageFull}, fmt.Errorf("storage is not writable: %w", err)
+		}
+		return Result{StudyID: study.ID}, fmt.Errorf("storage is not writable: %w", err)
+	}
 
 	if err := c.reconcile(ctx); err != nil {
 		return Result{}, err
@@ -301,6 +336,9 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 						loopErr = err
 					}
 					resMu.Unlock()
+					if errors.Is(err, ErrStorageFull) {
+						c.setStop(StopStorageFull)
+					}
 					c.setStop(StopAborted)
 					return
 				}
@@ -319,7 +357,7 @@ func (c *Controller) Run(ctx context.Context, allowSpaceChange bool) (Result, er
 	wg.Wait()
 
 	stop := c.stopReason()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && stop != StopStorageFull {
 		stop = StopAborted
 	}
 	if stop != "" {
@@ -354,7 +392,12 @@ func (c *Controller) stopReason() StopReason {
 // reconcile fails the trials of workers that died (stale heartbeats) and
 // re-enqueues them by the retry policy, so a crashed sweep resumes cleanly.
 func (c *Controller) reconcile(ctx context.Context) error {
-	reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries)
+	// Trials whose run had ended are finished from their records first:
+	// failing them as interrupted would throw a trained, scored trial away.
+	if err := c.finishRecorded(ctx); err != nil {
+		return err
+	}
+	reaped, err := c.Store.ReapStaleLimit(ctx, c.study.ID, c.StaleAfter, c.deathRetries())
 	if err != nil {
 		return fmt.Errorf("reap stale trials: %w", err)
 	}
@@ -362,6 +405,19 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		c.log().Warn("trial interrupted by a dead worker", "trial", r.Number, "requeued", r.RetryID != 0)
 	}
 	return c.reapDeadLocal(ctx)
+}
+
+// deathRetries is the retry limit for trials whose worker died (kill -9,
+// a crash, a machine gone): the trainer did nothing wrong, so the re-run
+// spends no retry and the interrupted attempt stops counting against the
+// budget, however often lorasweep is killed. Only retries: 0 (never re-run
+// interrupted trials) holds them back. A trial a live lorasweep stops
+// (abort) spends one of budget.retries.
+func (c *Controller) deathRetries() int {
+	if c.Spec.Budget.Retries == 0 {
+		return 0
+	}
+	return -1
 }
 
 // reapLoop runs the stale-heartbeat reaper every HeartbeatEvery until done
@@ -378,7 +434,10 @@ func (c *Controller) reapLoop(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		reaped, err := c.Store.ReapStaleExcept(ctx, c.study.ID, c.StaleAfter, c.Spec.Budget.Retries, c.WorkerID)
+		if err := c.finishRecorded(ctx); err != nil && ctx.Err() == nil {
+			c.log().Warn("finish trials from their records", "err", err)
+		}
+		reaped, err := c.Store.ReapStaleExcept(ctx, c.study.ID, c.StaleAfter, c.deathRetries(), c.WorkerID)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log().Warn("reap stale trials", "err", err)
@@ -588,8 +647,40 @@ func trialDir(root string, number int) (string, error) {
 			return dir, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("check trial dir: %w", err)
+			// An unreadable output root (a file in its place, no
+			// permission) is the trial's environment failure, not the
+			// sweep's: the runner fails to create the folder and records
+			// the trial as unwritable, which stops launching. Nothing is
+			// overwritten: every write there fails.
+			return dir, nil
 		}
 		dir = fmt.Sprintf("%s.%d", base, i)
 	}
+}
+
+// checkWritableDir creates dir (the output root) if needed and writes and
+// removes a file in it, so an unwritable output root is reported before the
+// first trial rather than as every trial's failure.
+func checkWritableDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".lorasweep-write-check-*")
+	if err != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("ok\n"))
+	cerr := f.Close()
+	_ = os.Remove(name)
+	if werr != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, werr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("output root %s is not writable: %w", dir, cerr)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package sweep
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -68,13 +70,30 @@ func (c *Controller) trialConfig(dir string, params map[string]any) (kohya.Confi
 	return out, nil
 }
 
-// workerPID reads the pid of a "host:pid" worker ID (0 when it has none).
+// NewWorkerID names one start of a worker process: "host:pid:nonce". Host
+// and pid are there for people and for the same-host dead-process check; the
+// random nonce makes the name unique per process start, so a restarted
+// container whose lorasweep is PID 1 again under the same hostname is not
+// mistaken for the process that ran before it (and never treats that
+// process's trials as its own).
+func NewWorkerID(host string, pid int) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%s", host, pid, hex.EncodeToString(b[:]))
+}
+
+// workerPID reads the pid of a worker ID: "host:pid:nonce" (NewWorkerID) or
+// the older "host:pid"; 0 when it has none.
 func workerPID(workerID string) int {
-	i := strings.LastIndexByte(workerID, ':')
-	if i < 0 {
-		return 0
+	f := strings.Split(workerID, ":")
+	field := ""
+	switch {
+	case len(f) >= 3:
+		field = f[len(f)-2]
+	case len(f) == 2:
+		field = f[1]
 	}
-	pid, err := strconv.Atoi(workerID[i+1:])
+	pid, err := strconv.Atoi(field)
 	if err != nil || pid <= 0 {
 		return 0
 	}
@@ -100,7 +119,18 @@ func (c *Controller) reapDeadLocal(ctx context.Context) error {
 			continue
 		}
 		pid := workerPID(r.WorkerID)
-		if pid == 0 || pid == self || r.WorkerID == c.WorkerID || c.Alive(pid) {
+		if pid == 0 || r.WorkerID == c.WorkerID {
+			continue
+		}
+		if pid == self {
+			// An earlier start with our pid: a container restarted with
+			// lorasweep as PID 1 again. It is dead unless it runs in another
+			// PID namespace under the same hostname, which no pid check can
+			// tell apart: the stale-heartbeat reaper frees these trials.
+			c.log().Warn("trial held by an earlier process with this pid: re-run once its heartbeat is stale", "trial_id", r.TrialID, "worker", r.WorkerID, "stale_after", c.StaleAfter)
+			continue
+		}
+		if c.Alive(pid) {
 			continue
 		}
 		t, err := c.Store.GetTrial(r.TrialID)
@@ -110,7 +140,7 @@ func (c *Controller) reapDeadLocal(ctx context.Context) error {
 		if t.State != goptuna.TrialStateRunning {
 			continue
 		}
-		retryID, err := c.Store.FailInterruptedLimit(ctx, r.TrialID, c.Spec.Budget.Retries)
+		retryID, err := c.Store.FailInterruptedLimit(ctx, r.TrialID, c.deathRetries())
 		if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
 			continue // finished or reaped in between
 		}

@@ -205,7 +205,7 @@ func TestControllerReapsTrialsOfDeadLocalWorkers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: tc.host + ":999999", Host: tc.host}); err != nil {
+			if err := st.StartRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, WorkerID: tc.host + ":999999:0badf00d", Host: tc.host}); err != nil {
 				t.Fatal(err)
 			}
 			ctl := newController(spec, st, newFakeRunner(1, 2))
@@ -418,5 +418,80 @@ baseline: false
 	}
 	if len(ws) != 1 || ws[0] != 1.0 {
 		t.Errorf("trainer got w = %#v, want the float 1.0", ws)
+	}
+}
+
+// A worker on another host recorded its run's end and died before setting
+// the trial's state: the trial is finished from its records by tell's rules
+// (PRUNED for a run the pruner stopped, FAIL with the run's reason), never
+// failed as interrupted and trained again.
+func TestControllerFinishesEndedRunsFromRecords(t *testing.T) {
+	tests := []struct {
+		name   string
+		reason string
+		detail string
+		state  goptuna.TrialState
+		extra  string
+	}{
+		{name: "pruned", detail: runner.DetailPruned, state: goptuna.TrialStatePruned},
+		{name: "complete", state: goptuna.TrialStateComplete},
+		{name: "crash", reason: "crash", detail: "trainer exited with status 1", state: goptuna.TrialStateFail},
+		{name: "oom with on_oom", reason: "oom", detail: "CUDA out of memory", state: goptuna.TrialStateFail, extra: ", on_oom: {retry: smaller_batch}"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			spec := writeSpec(t, dir, "ended", 2, tc.extra)
+			spec.Base["train_batch_size"] = int64(4)
+			ctx := context.Background()
+			study, err := sweep.OpenStudy(ctx, st, spec, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claim, err := st.ClaimAs(ctx, study.ID, 2, "other:5:0badf00d", "other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetTrialSystemAttr(claim.TrialID, "lorasweep:params", `{"x":0.5,"mode":"a"}`); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range []float64{0.3, 0.7} {
+				v := v
+				if err := st.RecordEpoch(ctx, sweep.EpochRecord{TrialID: claim.TrialID, Epoch: i + 1, Fraction: float64(i+1) / 3, Value: &v}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ended, exit, best := time.Now().Add(-time.Minute), -1, 2
+			if err := st.FinishRun(ctx, sweep.RunRecord{TrialID: claim.TrialID, Ended: &ended, ExitCode: &exit, BestEpoch: &best,
+				Reason: tc.reason, Detail: tc.detail}); err != nil {
+				t.Fatal(err)
+			}
+			ctl := newController(spec, st, newFakeRunner(1, 2))
+			ctl.WorkerID, ctl.Host = "test:1:00000001", "test"
+			ctl.Alive = func(int) bool { return true }
+			ctl.StaleAfter, ctl.HeartbeatEvery = time.Hour, 20*time.Millisecond
+			res, err := ctl.Run(ctx, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.GetTrial(claim.TrialID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tc.state || got.SystemAttrs["lorasweep:fail_reason"] != tc.reason || got.SystemAttrs["lorasweep:best_epoch"] != "2" {
+				t.Errorf("trial 0: %v %v, want %v reason %q best epoch 2", got.State, got.SystemAttrs, tc.state, tc.reason)
+			}
+			if tc.state != goptuna.TrialStateFail && got.Value != 0.7 {
+				t.Errorf("trial 0 value %v, want the best epoch's 0.7", got.Value)
+			}
+			trials := trialsOf(t, st, res.StudyID)
+			if n := len(trials); n != 2 {
+				t.Fatalf("%d trials, want 2: nothing re-run", n)
+			}
+			if got, want := trials[1].SystemAttrs["lorasweep:oom_retry_of"], map[bool]string{true: "0"}[tc.reason == "oom"]; got != want {
+				t.Errorf("trial 1 oom_retry_of %q, want %q (the on_oom policy, as tell applies it)", got, want)
+			}
+		})
 	}
 }

@@ -170,6 +170,11 @@ type Store interface {
 	// budget, and how many are finished.
 	CountTrials(ctx context.Context, studyID int) (counted, finished int, err error)
 
+	// CheckWritable makes a write to the study that changes nothing, so a
+	// read-only or full storage is found before the first trial (a full
+	// disk gives an error that wraps ErrStorageFull).
+	CheckWritable(ctx context.Context, studyID int) error
+
 	StartRun(ctx context.Context, r RunRecord) error
 	Heartbeat(ctx context.Context, trialID int) error
 	FinishRun(ctx context.Context, r RunRecord) error
@@ -187,8 +192,8 @@ type Store interface {
 	FailInterrupted(ctx context.Context, trialID int, retry bool) (retryID int, err error)
 
 	// ReapStaleLimit is ReapStale with the sweep's retry policy: a reaped
-	// trial is re-enqueued while its chain of retries is shorter than
-	// maxRetries (negative: always; zero: never).
+	// trial is re-enqueued while its chain has spent fewer than maxRetries
+	// retries (negative: always, spending none; zero: never).
 	ReapStaleLimit(ctx context.Context, studyID int, staleAfter time.Duration, maxRetries int) ([]ReapedTrial, error)
 	// ReapStaleExcept is ReapStaleLimit sparing the trials of workerID (the
 	// caller itself: its own trials are alive however late a heartbeat).

@@ -152,7 +152,7 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go tr.scoreLoop()
-	stopHeartbeat := c.heartbeat(ctx, claim.TrialID)
+	stopHeartbeat := c.heartbeat(ctx, claim.TrialID, func() { cancel(errReapedElsewhere) })
 
 	outcome := c.Runner.Run(trialCtx, lease.Lease, job, tr.onEvent)
 	// The trainer's own verdict counts before the slot is handed on: a stop
@@ -172,8 +172,15 @@ func (c *Controller) execute(ctx context.Context, lease *onceLease, claim ClaimR
 	return c.tell(ctx, tr, outcome, run, sum)
 }
 
+// errReapedElsewhere stops a trial that another worker's reaper failed as
+// interrupted: its copy is being re-run, so this run only holds a GPU.
+var errReapedElsewhere = errors.New("trial reaped by another worker")
+
 // heartbeat touches the trial's heartbeat until the returned func is called.
-func (c *Controller) heartbeat(ctx context.Context, trialID int) func() {
+// When the storage says the trial is no longer RUNNING (another worker's
+// reaper judged this process dead and failed it), lost is called once and
+// the heartbeat stops.
+func (c *Controller) heartbeat(ctx context.Context, trialID int, lost func()) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -185,7 +192,13 @@ func (c *Controller) heartbeat(ctx context.Context, trialID int) func() {
 			case <-stop:
 				return
 			case <-t.C:
-				if err := c.Store.Heartbeat(context.WithoutCancel(ctx), trialID); err != nil {
+				err := c.Store.Heartbeat(context.WithoutCancel(ctx), trialID)
+				if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
+					c.log().Warn("trial was reaped by another worker (its heartbeat went stale): stopping it", "trial_id", trialID)
+					lost()
+					return
+				}
+				if err != nil {
 					c.log().Warn("heartbeat failed", "trial_id", trialID, "err", err)
 				}
 			}
@@ -844,6 +857,9 @@ func (c *Controller) noteOutcome(out runner.Outcome) {
 	}
 	if out.Reason == runner.ReasonDiskFull {
 		c.setStop(StopDiskFull)
+	}
+	if out.Reason == runner.ReasonUnwritable {
+		c.setStop(StopUnwritable)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -202,6 +202,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 	pool, err := runner.NewPool(ctx, runner.PoolConfig{
 		Trainer: one.Trainer, GPUs: one.GPUs, Parallel: 1, Self: self, Logger: logger,
 		CacheDir: filepath.Join(one.OutputRoot, "dataset-views"),
+		LeaseDir: runner.DefaultLeaseDir(),
 	})
 	if err != nil {
 		return evalResult{}, err
@@ -209,7 +210,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 	if err := pool.Preflight(ctx, one.Base); err != nil {
 		return evalResult{}, usageError{err} // the error says "preflight:" itself
 	}
-	obj, err := objective.New(one.Objective, filepath.Dir(one.Path))
+	obj, err := objective.New(one.Objective, filepath.Dir(one.Path), objective.WithSupervisor([]string{self, "supervise"}))
 	if err != nil {
 		return evalResult{}, usageError{err}
 	}
@@ -219,7 +220,7 @@ func evalConfig(ctx context.Context, stderr io.Writer, spec *sweep.Spec, params 
 		// Never asked: the only trial is the enqueued one.
 		Sampler:  sampling.NewRandom(sampling.RandomOptions{}),
 		Logger:   logger,
-		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		WorkerID: sweep.NewWorkerID(host, os.Getpid()),
 		Host:     host,
 		Parallel: 1,
 	}

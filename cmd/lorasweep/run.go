@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,9 +40,12 @@ re-run, and numbering continues.
 
 The first Ctrl-C (or SIGTERM) drains: no new trials start, running ones
 finish and are recorded. A second one aborts: running trials are stopped,
-recorded as interrupted and re-enqueued for the next run.`,
+recorded as interrupted and re-enqueued for the next run. A hangup (the
+terminal or SSH session closed) drains too, and never aborts. Output piped
+into a pager or tee that exits is dropped; the sweep goes on.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			outliveConsole()
 			spec, err := loadSpec(cmd.ErrOrStderr(), args[0])
 			if err != nil {
 				return err
@@ -115,7 +119,8 @@ func loadSpec(stderr io.Writer, path string) (*sweep.Spec, error) {
 
 func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOptions) error {
 	allowSpaceChange, quiet, verbose := opts.allowSpaceChange, opts.quiet, opts.verbose
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	termOut := isTerminal(cmd.ErrOrStderr())
+	stdout, stderr := newConsole(cmd.OutOrStdout()), newConsole(cmd.ErrOrStderr())
 	logLevel := slog.LevelWarn
 	if verbose {
 		logLevel = slog.LevelInfo
@@ -127,26 +132,39 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		return err
 	}
 
-	// First signal drains, second aborts.
+	// First signal drains, second aborts. SIGHUP (the terminal or SSH
+	// session closed) only ever drains: nobody is there to mean "abort".
 	ctx, abort := context.WithCancel(cmd.Context())
 	defer abort()
 	drain := make(chan struct{})
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
+		var first os.Signal
 		select {
-		case <-sigs:
+		case first = <-sigs:
 		case <-ctx.Done():
 			return
 		}
-		fmt.Fprintln(stderr, "lorasweep: draining: no new trials; running ones finish. Press Ctrl-C again to abort them.")
+		if first == syscall.SIGHUP {
+			fmt.Fprintln(stderr, "lorasweep: hangup (terminal closed): draining: no new trials; running ones finish. SIGINT or SIGTERM aborts them.")
+		} else {
+			fmt.Fprintln(stderr, "lorasweep: draining: no new trials; running ones finish. Press Ctrl-C again to abort them.")
+		}
 		close(drain)
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "lorasweep: aborting: stopping running trials (they will be re-run on resume)")
-			abort()
-		case <-ctx.Done():
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					continue
+				}
+				fmt.Fprintln(stderr, "lorasweep: aborting: stopping running trials (they will be re-run on resume)")
+				abort()
+				return
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 
@@ -193,9 +211,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		Sampler: sampler,
 		Pruner:  pruner,
 		Logger:  logger,
-		// host:pid lets the next start on this host reap our trials at once
-		// if this process is killed.
-		WorkerID: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		// host:pid:nonce: the next start on this host reaps our trials at
+		// once if this process is killed; the nonce keeps a restarted
+		// container's PID 1 from taking our trials for its own.
+		WorkerID: sweep.NewWorkerID(host, os.Getpid()),
 		Host:     host,
 		Alive:    proc.Alive,
 		Join:     opts.worker,
@@ -214,7 +233,7 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	}
 	closeLive := func() {}
 	if !quiet && !verbose {
-		live := newLiveView(stderr, spec, isTerminal(stderr))
+		live := newLiveView(stderr, spec, termOut)
 		live.attach(ctl)
 		closeLive = live.close
 	}
@@ -251,6 +270,11 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 	}
 	if isRefusedResume(runErr) {
 		return usageError{runErr}
+	}
+	if runErr == nil && res.Stop.Failed() {
+		// Whoever started the sweep unattended (a script, systemd, a
+		// container) must see that it did not finish its budget.
+		return fmt.Errorf("sweep stopped on failures: %s", res.Stop)
 	}
 	return runErr
 }
@@ -373,4 +397,36 @@ func formatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// outliveConsole lets a sweep outlive its console: a pager or tee that
+// exits must not end an overnight sweep. With SIGPIPE caught (never
+// ignored: an ignored disposition would pass to trainers across exec),
+// writes to a closed pipe fail with EPIPE instead of killing the process;
+// the console writers then drop what can no longer be shown.
+func outliveConsole() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+}
+
+// console is the sweep's terminal output. Once a write fails (the pager or
+// tee reading it exited, the terminal went away) everything after is
+// dropped and reported written: the sweep outlives its console, and the
+// trial logs and storage keep all it would have shown.
+type console struct {
+	mu   sync.Mutex
+	w    io.Writer
+	gone bool
+}
+
+func newConsole(w io.Writer) *console { return &console{w: w} }
+
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.gone {
+		if _, err := c.w.Write(p); err != nil {
+			c.gone = true
+		}
+	}
+	return len(p), nil
 }

@@ -37,9 +37,10 @@ func ensureDemo(spec *sweep.Spec, logger *slog.Logger, reload bool) (*sweep.Spec
 }
 
 // newTrialPool builds the runner pool a sweep's trials run on: the spec's
-// trainer and GPUs, this binary as supervisor and builtin trainer, and
+// trainer and GPUs, this binary as supervisor and builtin trainer,
 // per-resolution dataset views under the output root, so parallel trials
-// that cache latents never write the same cache file.
+// that cache latents never write the same cache file, and the host-wide
+// lease folder, so two runs of this host never stack trials on one card.
 func newTrialPool(ctx context.Context, spec *sweep.Spec, logger *slog.Logger) (*runner.Pool, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -52,13 +53,20 @@ func newTrialPool(ctx context.Context, spec *sweep.Spec, logger *slog.Logger) (*
 		Self:     self,
 		Logger:   logger,
 		CacheDir: filepath.Join(spec.OutputRoot, "dataset-views"),
+		LeaseDir: runner.DefaultLeaseDir(),
 	})
 }
 
 // newObjective builds the spec's objective; reference folders are relative
-// to the spec's folder. Errors are the spec's (usage errors).
+// to the spec's folder. Command scorers run under the same supervisor as
+// trainers: one holding a GPU dies with lorasweep. Errors are the spec's
+// (usage errors).
 func newObjective(spec *sweep.Spec) (*objective.Objective, error) {
-	obj, err := objective.New(spec.Objective, filepath.Dir(spec.Path))
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own binary: %w", err)
+	}
+	obj, err := objective.New(spec.Objective, filepath.Dir(spec.Path), objective.WithSupervisor([]string{self, "supervise"}))
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -25,9 +25,11 @@ shared filesystem). The budget holds across every worker: each trial is
 claimed atomically and runs exactly once.
 
 Ctrl-C drains (running trials finish), a second Ctrl-C aborts (they are
-recorded as interrupted and re-enqueued), as with run.`,
+recorded as interrupted and re-enqueued), as with run. A hangup drains and
+never aborts; a closed console pipe is dropped, as with run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			outliveConsole()
 			store, spec, _, err := openSweep(cmd, dsn, name)
 			if err != nil {
 				return err

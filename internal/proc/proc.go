@@ -40,6 +40,11 @@ type Spec struct {
 	Supervisor []string
 	// Grace is the time between SIGTERM and SIGKILL; 0 means DefaultGrace.
 	Grace time.Duration
+	// Hold are open files the started process inherits (the supervisor,
+	// and the trainer it starts) only to keep them open while they live:
+	// flocked lease files stay locked until the trainer is gone, even if
+	// the parent dies first.
+	Hold []*os.File
 }
 
 // Process is a started process group. Its combined stdout and stderr are
@@ -95,6 +100,7 @@ func Start(spec Spec) (*Process, error) {
 		}
 		cmd.ExtraFiles = []*os.File{lifeR} // fd 3 in the supervisor
 	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, spec.Hold...)
 	err = cmd.Start()
 	pw.Close()
 	if lifeR != nil {
@@ -141,6 +147,54 @@ func (p *Process) wait() {
 	}
 	p.mu.Unlock()
 	close(p.done)
+}
+
+// KillOutputHolders ends the output of a group whose leader has exited but
+// whose pipe is still held open by processes outside the group: a
+// descendant that called setsid (a daemonised dataloader, a server the
+// trainer spawned) escapes the group kill, and Output would never reach EOF.
+// It SIGKILLs every other process holding the pipe, then closes the read
+// end so a blocked Read returns. It returns the pids it killed.
+func (p *Process) KillOutputHolders() []int {
+	var killed []int
+	if fi, err := p.out.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			killed = killPipeHolders(st.Ino)
+		}
+	}
+	_ = p.out.Close()
+	return killed
+}
+
+// killPipeHolders SIGKILLs every process but this one with a descriptor on
+// the pipe with inode ino, found through /proc/PID/fd.
+func killPipeHolders(ino uint64) []int {
+	want := "pipe:[" + strconv.FormatUint(ino, 10) + "]"
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var killed []int
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		dir := "/proc/" + e.Name() + "/fd"
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == want {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed = append(killed, pid)
+				}
+				break
+			}
+		}
+	}
+	return killed
 }
 
 // Done is closed when the group leader has exited.

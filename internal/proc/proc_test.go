@@ -281,3 +281,49 @@ func TestOutput(t *testing.T) {
 		t.Error("missing binary: no error")
 	}
 }
+
+// TestKillOutputHolders: a child that calls setsid leaves the group (the
+// group kill misses it) and keeps the output open after the leader exits.
+// KillOutputHolders kills it and ends the output.
+func TestKillOutputHolders(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("setsid not installed")
+	}
+	mark := filepath.Join(t.TempDir(), "escaped")
+	// The shell (the leader) exits once the child is out of the group.
+	script := `setsid sh -c 'echo $$; : > "$0"; exec sleep 60' "$0" & while [ ! -e "$0" ]; do sleep 0.01; done`
+	p, err := Start(Spec{Argv: []string{"sh", "-c", script, mark}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(p.Output())
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	escaped, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("pid line %q", line)
+	}
+	// The leader (the shell) exits at once; the group kill that follows
+	// does not reach the setsid'd sleep.
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !Alive(escaped) {
+		t.Fatal("the escaped process died with the group: the test shows nothing")
+	}
+	killed := p.KillOutputHolders()
+	if len(killed) != 1 || killed[0] != escaped {
+		t.Errorf("killed %v, want [%d]", killed, escaped)
+	}
+	// The output ends (EOF, or an error from the closed read end): a read
+	// no longer blocks.
+	_, _ = io.ReadAll(r)
+	for i := 0; Alive(escaped); i++ {
+		if i > 500 {
+			t.Fatalf("process %d still alive", escaped)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
