@@ -478,7 +478,7 @@ func TestStorageDiskFull(t *testing.T) {
 	}
 	s.setFault(1, "filldb")
 	listing := filepath.Join(s.dir, "trials.json")
-	script := `mount -t tmpfs -o size=1m tmpfs "$1" || { echo "mount: failed"; exit 0; }
+	script := `mount -t tmpfs -o size=8m tmpfs "$1" || { echo "mount: failed"; exit 0; }
 "$2" run "$3"; echo "FIRST_EXIT=$?"
 rm -f "$1/filler"
 "$2" run "$3"; echo "SECOND_EXIT=$?"
