@@ -410,28 +410,14 @@ func buildTable(pg *page, d *Data) {
 		for k, name := range pg.Params {
 			r.Params[k], _ = d.Spec.FormatTrainedParam(t.searched(), name)
 		}
-		var notes []string
+		notes := sweep.TrialNotes(t.TrialRow)
 		if t.Baseline {
-			notes = append(notes, "baseline")
 			r.Class += " baseline"
-		} else if t.Enqueued != "" {
-			notes = append(notes, t.Enqueued)
-		}
-		if t.Outside {
-			notes = append(notes, "outside space")
 		}
 		if t.OlderObjective {
-			notes = append(notes, sweep.OlderObjectiveNote(t.TrialRow))
 			r.Class += " older"
 		}
-		if t.RetryOf != "" {
-			notes = append(notes, "retry of "+t.RetryOf)
-		}
-		if t.Reason != "" {
-			notes = append(notes, t.Reason)
-		}
 		if t.Partial != "" {
-			notes = append(notes, "scored on "+t.Partial+" sample images")
 			r.Class += " partial"
 		}
 		r.Note = strings.Join(notes, ", ")

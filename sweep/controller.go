@@ -57,7 +57,9 @@ const (
 	attrBestStep = AttrBestStep
 	// attrPartial ("k/n") marks a trial whose value comes from a candidate
 	// scored on k of its n expected sample images: it had no complete one.
-	attrPartial     = AttrPartial
+	attrPartial = AttrPartial
+	// attrWarnings (JSON list) is what the trial's run warned about.
+	attrWarnings    = "lorasweep:warnings"
 	attrStopReason  = AttrStopReason
 	attrFirstStart  = AttrFirstStart
 	attrOOMRetryOf  = "lorasweep:oom_retry_of"

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -21,7 +22,11 @@ type TrialRow struct {
 	// Partial is "k/n" when the value was scored on k of n expected sample
 	// images (the trial has no complete candidate); such a trial ranks
 	// below every trial with a complete one.
-	Partial  string              `json:"partial,omitempty"`
+	Partial string `json:"partial,omitempty"`
+	// Warnings are what the trial's run warned about though it did not
+	// fail it (the trainer used other settings than asked, a crash at
+	// teardown after the model was saved, …).
+	Warnings []string            `json:"warnings,omitempty"`
 	Params   map[string]any      `json:"params"`
 	Started  time.Time           `json:"started"`
 	Duration float64             `json:"duration_s,omitempty"`
@@ -96,6 +101,9 @@ func RowFromTrial(t goptuna.FrozenTrial) TrialRow {
 		if e, err := strconv.Atoi(s); err == nil {
 			r.BestEpoch = &e
 		}
+	}
+	if raw, ok := t.SystemAttrs[attrWarnings]; ok {
+		_ = json.Unmarshal([]byte(raw), &r.Warnings) // written by recordEnd: always valid
 	}
 	if s, ok := t.SystemAttrs[attrBestStep]; ok {
 		if e, err := strconv.Atoi(s); err == nil {
@@ -210,6 +218,51 @@ func Rank(trials []goptuna.FrozenTrial, dir goptuna.StudyDirection) []TrialRow {
 // value of the sweep's current objective. Trials scored under an older one
 // are listed below, unranked.
 func Ranked(r TrialRow) bool { return r.Value != nil && !r.OlderObjective }
+
+// TrialNotes are the short notes every view shows beside a trial, in
+// order: where it came from, whether it lies outside the space or retries
+// another, an older objective, its failure reason, partial evidence and
+// its warnings.
+func TrialNotes(r TrialRow) []string {
+	var notes []string
+	if r.Baseline {
+		notes = append(notes, "baseline")
+	} else if r.Enqueued != "" {
+		notes = append(notes, r.Enqueued)
+	}
+	if r.Outside {
+		notes = append(notes, "outside space")
+	}
+	if r.RetryOf != "" {
+		notes = append(notes, "retry of "+r.RetryOf)
+	}
+	if r.OlderObjective {
+		notes = append(notes, OlderObjectiveNote(r))
+	}
+	if r.Reason != "" {
+		notes = append(notes, r.Reason)
+	}
+	if r.Partial != "" {
+		notes = append(notes, "scored on "+r.Partial+" sample images")
+	}
+	switch n := len(r.Warnings); {
+	case n == 1:
+		notes = append(notes, "warning: "+cutNote(r.Warnings[0]))
+	case n > 1:
+		notes = append(notes, fmt.Sprintf("%d warnings: %s …", n, cutNote(r.Warnings[0])))
+	}
+	return notes
+}
+
+// cutNote keeps a note to one short line; the full text is in the
+// listing's JSON and the report.
+func cutNote(s string) string {
+	const max = 80
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
+}
 
 // OlderObjectiveNote is how views label a trial scored under an older
 // objective version that could not be scored again.

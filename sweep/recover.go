@@ -78,7 +78,7 @@ func (c *Controller) finishFromRecords(ctx context.Context, r RunRecord, t goptu
 			state = goptuna.TrialStatePruned
 		}
 	}
-	err = c.recordEnd(&trialRun{trialID: r.TrialID, number: n}, state, reason, best, hasBest)
+	err = c.recordEnd(&trialRun{trialID: r.TrialID, number: n, warnings: r.Warnings}, state, reason, best, hasBest)
 	if errors.Is(err, goptuna.ErrTrialCannotBeUpdated) {
 		return nil // finished by its worker or another one meanwhile
 	}

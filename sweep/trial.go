@@ -81,6 +81,7 @@ type trialRun struct {
 	due         map[candidate]bool // its trainer has moved past it
 	queued      map[candidate]bool
 	validation  map[int]float64 // epoch → the last validation loss printed in it
+	warnings    []string        // the run's, recorded with the trial
 	decoded     map[string]bool // sample paths that decoded whole
 	records     map[candidate]EpochRecord
 	removed     map[string]bool // checkpoints the trainer said it deleted
@@ -764,6 +765,7 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	run.Detail = out.Detail
 	run.Warnings = out.Warnings
 	sum.Warnings = out.Warnings
+	tr.warnings = out.Warnings
 	if out.LogPath != "" {
 		run.LogPath = out.LogPath
 	}
@@ -896,6 +898,12 @@ func (c *Controller) recordEnd(tr *trialRun, state goptuna.TrialState, reason st
 		}
 		if err := c.recordObjectiveVersion(tr.trialID); err != nil {
 			return err
+		}
+	}
+	if len(tr.warnings) > 0 {
+		raw, _ := json.Marshal(tr.warnings)
+		if err := c.Store.SetTrialSystemAttr(tr.trialID, attrWarnings, string(raw)); err != nil {
+			return fmt.Errorf("record warnings: %w", err)
 		}
 	}
 	if state == goptuna.TrialStateFail {

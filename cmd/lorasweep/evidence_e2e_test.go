@@ -474,4 +474,26 @@ func TestTrialWarningsAreKept(t *testing.T) {
 	if !strings.Contains(strings.Join(run.Warnings, "\n"), "adafactor:") {
 		t.Errorf("stored warnings %q, want the scheduler switch", run.Warnings)
 	}
+	db := "sqlite://" + filepath.Join(dir, "sweep.db")
+	for _, view := range [][]string{
+		{"trials", "--sweep", "warn", "--storage", db},
+		{"trials", "--sweep", "warn", "--storage", db, "--format", "json"},
+		{"status", "--sweep", "warn", "--storage", db},
+		{"report", "--sweep", "warn", "--storage", db, "--out", filepath.Join(dir, "report.html")},
+	} {
+		out, stderr, code := runCLI(t, dir, view...)
+		if code != 0 {
+			t.Fatalf("%v exited %d: %s", view, code, stderr)
+		}
+		if view[0] == "report" {
+			page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = string(page)
+		}
+		if !strings.Contains(out, "warning") || !strings.Contains(out, "adafactor:") {
+			t.Errorf("%v does not show the trial's warning:\n%.2000s", view, out)
+		}
+	}
 }

@@ -78,6 +78,9 @@ func writeStatus(w io.Writer, st sweep.Status, spec *sweep.Spec, now time.Time) 
 			fmt.Fprintf(w, " (partial %s: scored on part of its sample images, as no trial has a complete candidate yet)", st.Best.Partial)
 		}
 		fmt.Fprintf(w, ": %s\n", spec.FormatTrainedParams(st.Best.Params))
+		for _, warn := range st.Best.Warnings {
+			fmt.Fprintf(w, "  warning: %s\n", warn)
+		}
 	}
 	if !st.Deadline.IsZero() {
 		if d := st.Deadline.Sub(now); d > 0 {

@@ -83,25 +83,7 @@ func bestCell(r sweep.TrialRow) string {
 }
 
 func trialNote(r sweep.TrialRow) string {
-	var notes []string
-	if r.Baseline {
-		notes = append(notes, "baseline")
-	} else if r.Enqueued != "" {
-		notes = append(notes, r.Enqueued)
-	}
-	if r.Outside {
-		notes = append(notes, "outside space")
-	}
-	if r.RetryOf != "" {
-		notes = append(notes, "retry of "+r.RetryOf)
-	}
-	if r.OlderObjective {
-		notes = append(notes, sweep.OlderObjectiveNote(r))
-	}
-	if r.Reason != "" {
-		notes = append(notes, r.Reason)
-	}
-	return strings.Join(notes, ", ")
+	return strings.Join(sweep.TrialNotes(r), ", ")
 }
 
 // writeTrialsTable prints the ranking as an aligned table.
