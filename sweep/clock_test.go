@@ -3,6 +3,7 @@ package sweep_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,8 +21,13 @@ func TestControllerDeadlineAcrossMidnight(t *testing.T) {
 	st := openStore(t, dir)
 	spec := writeSpec(t, dir, "midnight", 500, `, deadline: "00:01"`)
 	base := time.Date(2026, 3, 14, 23, 58, 0, 0, time.Local)
-	realStart := time.Now()
-	clock := func() time.Time { return base.Add(120 * time.Since(realStart)) }
+	// The sweep's clock moves on by one second each time the controller
+	// reads it, not with the wall clock: how busy the machine is cannot
+	// move a launch past the deadline between the controller's decision and
+	// the test's record of it.
+	var ticks atomic.Int64
+	clock := func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * time.Second) }
+	peek := func() time.Time { return base.Add(time.Duration(ticks.Load()) * time.Second) }
 	ctl := newController(spec, st, newFakeRunner(1, 2))
 	ctl.Now = clock
 	var (
@@ -30,7 +36,7 @@ func TestControllerDeadlineAcrossMidnight(t *testing.T) {
 	)
 	ctl.OnTrialStart = func(int, []string, map[string]any) {
 		mu.Lock()
-		starts = append(starts, clock())
+		starts = append(starts, peek())
 		mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
