@@ -163,8 +163,11 @@ func TestKohyaStandIn(t *testing.T) {
 		{name: "nan stops the trial", env: []string{"STANDIN_MODE=nan", "STANDIN_STEP_SECONDS=0.2"}, reason: ReasonNaN},
 		{name: "crash after last step", env: []string{"STANDIN_MODE=crash_after_last_step"}, reason: ReasonCrash, wantSamples: 6},
 		{name: "no data", emptyData: true, reason: ReasonNoData},
-		{name: "hung", env: []string{"STANDIN_MODE=hang"}, hang: time.Second, reason: ReasonHung},
-		{name: "timeout", env: []string{"STANDIN_STEP_SECONDS=1"}, timeout: 1500 * time.Millisecond, reason: ReasonTimeout},
+		// Limits of a few seconds: Python importing rich and tqdm on a busy
+		// machine must print its first lines before the watchers fire, so
+		// the failure has a log tail to keep.
+		{name: "hung", env: []string{"STANDIN_MODE=hang"}, hang: 3 * time.Second, reason: ReasonHung},
+		{name: "timeout", env: []string{"STANDIN_STEP_SECONDS=1"}, timeout: 4 * time.Second, reason: ReasonTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newKohyaPool(t, tc.env...)
