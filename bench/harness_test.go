@@ -60,7 +60,7 @@ func TestScratchSchemaLeavesNothing(t *testing.T) {
 		t.Skip("set LORASWEEP_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	}
 	ctx := context.Background()
-	dsn, drop, err := ScratchSchema(ctx, base)
+	dsn, drop, err := storage.ScratchSchema(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}

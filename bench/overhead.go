@@ -258,7 +258,7 @@ func throughput(ctx context.Context, dsn string, workers, n, each int) (Throughp
 // lorasweep (TPE, SQLite and PostgreSQL) against Optuna 3.1 (TPESampler,
 // SQLite through RDBStorage); and storage throughput with 1 and 8 workers on
 // PostgreSQL. Quick: 100 and 1,000 only. The PostgreSQL studies live in a
-// scratch schema (ScratchSchema) dropped when the study returns.
+// scratch schema (storage.ScratchSchema) dropped when the study returns.
 func Overhead(ctx context.Context, c Config) (res Result, err error) {
 	sizes, measure := []int{100, 1000, 5000}, 30
 	if c.Quick {
@@ -267,7 +267,7 @@ func Overhead(ctx context.Context, c Config) (res Result, err error) {
 	pg := ""
 	if c.Postgres != "" {
 		var drop func() error
-		if pg, drop, err = ScratchSchema(ctx, c.Postgres); err != nil {
+		if pg, drop, err = storage.ScratchSchema(ctx, c.Postgres); err != nil {
 			return Result{}, err
 		}
 		defer func() {

@@ -1,4 +1,4 @@
-package bench
+package storage
 
 import (
 	"context"
@@ -7,17 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-
-	// The harness administers its own scratch schema (create, drop); the
-	// product's SQL stays in storage.
-	_ "github.com/lib/pq"
 )
 
 // ScratchSchema creates a fresh schema in the PostgreSQL database at dsn and
 // returns a DSN whose search_path points at it, and a drop function that
-// removes the schema with everything in it. Every PostgreSQL study of a
-// benchmark run writes only there, so a run leaves nothing behind in a shared
-// database (and two runs never see each other's studies).
+// removes the schema with everything in it. The benchmarks (lsbench) write
+// every PostgreSQL study there, so a run leaves nothing behind in a shared
+// database (and two runs never see each other's studies). It lives here
+// because SQL lives only in storage.
 func ScratchSchema(ctx context.Context, dsn string) (string, func() error, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
