@@ -374,7 +374,7 @@ func rescoreTrial(ctx context.Context, store Store, t goptuna.FrozenTrial, old, 
 	params := RowFromTrial(t).Params
 	maximize := Direction(cur.Objective.Direction) == goptuna.StudyDirectionMaximize
 	out := RescoredTrial{TrialID: t.ID, Version: cur.Version, Intermediate: map[int]float64{}}
-	found, bestPartial := false, false
+	var scores []candidateScore
 	for _, e := range epochs {
 		if e.Value == nil {
 			continue // never scored: stays as it was
@@ -413,15 +413,18 @@ func rescoreTrial(ctx context.Context, store Store, t goptuna.FrozenTrial, old, 
 			// As when first scored: the pruner sees complete candidates only.
 			out.Intermediate[int(math.Round(e.Fraction*1000))] = v
 		}
-		// The same rule as trialRun.best: complete evidence first.
-		better := !found || (bestPartial && !e.Partial) ||
-			(bestPartial == e.Partial && ((maximize && v > out.Value) || (!maximize && v < out.Value)))
-		if better {
-			out.Value, out.BestEpoch, out.BestStep, out.Checkpoint, found, bestPartial = v, e.Epoch, e.Step, e.Checkpoint, true, e.Partial
-			out.Partial = ""
-			if e.Partial {
-				out.Partial = fmt.Sprintf("%d/%d", e.Images, e.Expected)
+		scores = append(scores, scoreOfRecord(e))
+	}
+	best, found := bestCandidate(scores, maximize)
+	if found {
+		out.Value, out.BestEpoch, out.BestStep = best.result.Value, best.cand.epoch, best.cand.step
+		for _, e := range out.Epochs {
+			if (candidate{e.Epoch, e.Step}) == best.cand {
+				out.Checkpoint = e.Checkpoint
 			}
+		}
+		if best.partial {
+			out.Partial = fmt.Sprintf("%d/%d", best.images, best.expected)
 		}
 	}
 	return out, found, nil

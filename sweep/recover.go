@@ -98,25 +98,21 @@ func (c *Controller) finishFromRecords(ctx context.Context, r RunRecord, t goptu
 }
 
 // bestRecorded picks a trial's best candidate from its stored records by
-// the live rule (trialRun.best): complete candidates first, then by value
-// in the direction, ties to the earlier one.
+// the live rule (bestCandidate).
 func bestRecorded(epochs []EpochRecord, maximize bool) (candidateScore, bool) {
-	var best candidateScore
-	found := false
+	var scores []candidateScore
 	for _, e := range epochs {
-		if e.Value == nil || e.Unscorable {
-			continue
-		}
-		s := candidateScore{cand: candidate{e.Epoch, e.Step}, fraction: e.Fraction, result: objective.Result{Value: *e.Value},
-			partial: e.Partial, images: e.Images, expected: e.Expected}
-		v := *e.Value
-		better := !found || (best.partial && !s.partial) ||
-			(best.partial == s.partial && ((maximize && v > best.result.Value) || (!maximize && v < best.result.Value)))
-		if better {
-			best, found = s, true
+		if e.Value != nil && !e.Unscorable {
+			scores = append(scores, scoreOfRecord(e))
 		}
 	}
-	return best, found
+	return bestCandidate(scores, maximize)
+}
+
+// scoreOfRecord is a stored candidate as the best-candidate rule reads it.
+func scoreOfRecord(e EpochRecord) candidateScore {
+	return candidateScore{cand: candidate{e.Epoch, e.Step}, fraction: e.Fraction, result: objective.Result{Value: *e.Value},
+		partial: e.Partial, images: e.Images, expected: e.Expected}
 }
 
 // workerGone reports whether the run's worker is known to be gone: it ran

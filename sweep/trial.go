@@ -33,6 +33,14 @@ type candidate struct{ epoch, step int }
 
 func (c candidate) String() string { return CandidateLabel(c.epoch, c.step) }
 
+// before orders candidates as the views list them: epochs, then steps.
+func (c candidate) before(d candidate) bool {
+	if (c.step > 0) != (d.step > 0) {
+		return c.step == 0
+	}
+	return c.epoch < d.epoch || (c.epoch == d.epoch && c.step < d.step)
+}
+
 // candidateScore is the scored state of one candidate. A partial one was
 // scored on fewer images than its prompts ask for: it is kept and shown,
 // but never reported to the pruner and never preferred to a complete one.
@@ -636,13 +644,7 @@ func (tr *trialRun) finish(out runner.Outcome) {
 				cands = append(cands, candidate{epoch: e})
 			}
 		}
-		sort.Slice(cands, func(i, j int) bool {
-			a, b := cands[i], cands[j]
-			if (a.step > 0) != (b.step > 0) {
-				return a.step == 0
-			}
-			return a.epoch < b.epoch || (a.epoch == b.epoch && a.step < b.step)
-		})
+		sort.Slice(cands, func(i, j int) bool { return cands[i].before(cands[j]) })
 		for _, c := range cands {
 			// After a prune, the epoch in progress was cut short by
 			// lorasweep, not by the trainer: it is no candidate.
@@ -725,23 +727,29 @@ func containsSample(ss []runner.Sample, path string) bool {
 	return false
 }
 
-// best returns the best scored candidate by the study's direction: among
-// complete candidates when there is one, else among partial ones (the trial
-// then ranks below every trial with complete evidence).
+// best returns the best scored candidate by the study's direction (see
+// bestCandidate).
 func (tr *trialRun) best(maximize bool) (candidateScore, bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	return bestCandidate(tr.scores, maximize)
+}
+
+// bestCandidate is the one rule for a trial's best candidate, live,
+// recovered from records or re-scored: among complete candidates when
+// there is one, else among partial ones (the trial then ranks below every
+// trial with complete evidence); by value in the direction; a tie keeps
+// the earlier candidate.
+func bestCandidate(scores []candidateScore, maximize bool) (candidateScore, bool) {
 	var best candidateScore
 	found := false
-	for _, s := range tr.scores {
-		if found && s.partial != best.partial {
-			if !s.partial {
-				best = s
-			}
-			continue
-		}
-		if !found || (maximize && s.result.Value > best.result.Value) || (!maximize && s.result.Value < best.result.Value) ||
-			(s.result.Value == best.result.Value && s.cand.step == 0 && s.cand.epoch < best.cand.epoch) {
+	for _, s := range scores {
+		v := s.result.Value
+		same := found && best.partial == s.partial
+		better := !found || (best.partial && !s.partial) ||
+			(same && ((maximize && v > best.result.Value) || (!maximize && v < best.result.Value))) ||
+			(same && v == best.result.Value && s.cand.before(best.cand))
+		if better {
 			best, found = s, true
 		}
 	}
