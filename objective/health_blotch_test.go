@@ -196,7 +196,7 @@ const minBlotchMargin = 0.01
 // first), no healthy image is flagged at all, so each broken image's health
 // score (0) is below each healthy one's (1).
 func TestHealthFlagsBrokenModelOutput(t *testing.T) {
-	short := testing.Short()
+	short := testing.Short() || raceEnabled
 	broken, healthy := brokenCorpus(short), healthyCorpus(t, short)
 	byFlag := map[string]int{}
 	worstBroken, worstHealthy := 1.0, -1.0
