@@ -527,6 +527,14 @@ func (s *Spec) Describe(w io.Writer) error {
 			ew.printf(", constant liar on")
 		}
 	}
+	if len(sm.Unmodelled) > 0 {
+		names := make([]string, 0, len(sm.Unmodelled))
+		for n := range sm.Unmodelled {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		ew.printf(", drawn at random and not modelled (cannot change training): %s", strings.Join(names, ", "))
+	}
 	ew.printf("\n")
 	pr := s.Pruner
 	switch pr.Kind {

@@ -88,6 +88,10 @@ type SamplerSpec struct {
 	ConstantLiar *bool `json:"constant_liar,omitempty"`
 	// AllowLargeGrid lets a grid exceed the trial budget.
 	AllowLargeGrid bool `json:"allow_large_grid,omitempty"`
+	// Unmodelled are searched params that cannot change training given the
+	// rest (validation finds them; name → why): the sampler draws them at
+	// random and keeps them out of its model.
+	Unmodelled map[string]string `json:"-"`
 }
 
 // PrunerSpec picks and configures early stopping.

@@ -27,6 +27,7 @@ func newSampler(spec *sweep.Spec) (goptuna.Sampler, error) {
 			StartupTrials: s.StartupTrials,
 			ConstantLiar:  liar,
 			LogInt:        spec.LogIntParams(),
+			Unmodelled:    unmodelled(spec),
 		}), nil
 	case "random":
 		return sampling.NewRandom(sampling.RandomOptions{Seed: s.Seed, LogInt: spec.LogIntParams()}), nil
@@ -38,6 +39,15 @@ func newSampler(spec *sweep.Spec) (goptuna.Sampler, error) {
 		return g, nil
 	}
 	return nil, fmt.Errorf("unknown sampler %q: use tpe, random or grid", s.Kind)
+}
+
+// unmodelled is the set of searched params validation found dead.
+func unmodelled(spec *sweep.Spec) map[string]bool {
+	out := map[string]bool{}
+	for n := range spec.Sampler.Unmodelled {
+		out[n] = true
+	}
+	return out
 }
 
 // gridSpace lists the search space in a stable order for the grid sampler.

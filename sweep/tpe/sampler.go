@@ -23,6 +23,9 @@ type Options struct {
 	ConstantLiar bool
 	// LogInt names LogUniformDistribution params that are log-scale ints.
 	LogInt map[string]bool
+	// Unmodelled names params that cannot change training (validation's dead
+	// dimensions): they are drawn at random, never modelled.
+	Unmodelled map[string]bool
 	// PriorWeight of the prior component in every estimator (default 1;
 	// negative disables the prior).
 	PriorWeight float64
@@ -75,6 +78,9 @@ func (s *Sampler) Sample(study *goptuna.Study, trial goptuna.FrozenTrial, param 
 	r := sampling.NewRand(s.opts.Seed, trial.Number, param)
 	if d.Low == d.High {
 		return d.Low, nil
+	}
+	if s.opts.Unmodelled[param] {
+		return sampling.Uniform(r, d), nil
 	}
 	h, err := s.cache.Get(study, trial, s.opts.ConstantLiar)
 	if err != nil {
