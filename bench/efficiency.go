@@ -47,7 +47,7 @@ func GoSamplers() []SamplerFactory {
 // Problems are the benchmark functions: the 6-D LoRA-like function and two
 // standard functions with mixed types.
 func Problems() []benchfn.Problem {
-	return []benchfn.Problem{benchfn.LoRALike(), benchfn.MixedBranin(), benchfn.MixedSphere()}
+	return []benchfn.Problem{benchfn.LoRALike(), benchfn.LoRA10(), benchfn.MixedBranin(), benchfn.MixedSphere()}
 }
 
 // Traces runs f on p for seeds 1..seeds and returns each run's best

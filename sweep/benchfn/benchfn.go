@@ -22,7 +22,13 @@ type Problem struct {
 	Noise   float64
 	// LogInt names the LogUniformDistribution params that are log-ints; pass
 	// it to the sampler's options.
-	LogInt   map[string]bool
+	LogInt map[string]bool
+	// Base, if set, is a common starting config (internal values) that
+	// LoRA-aware samplers may use as a prior and RunOptions.Baseline runs
+	// as trial 0, as lorasweep runs the base config.
+	Base map[string]float64
+	// Evaluate returns NaN for a trial that diverges: the harness tells it
+	// as FAIL with reason nan.
 	Evaluate func(t *goptuna.Trial) (float64, error)
 }
 
