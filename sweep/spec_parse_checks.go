@@ -413,7 +413,7 @@ func (p *specParser) parseSampler(byKey map[string]entry, spec *Spec) {
 	s.Kind = "tpe"
 	e, ok := byKey["sampler"]
 	if ok {
-		entries, ok := p.mapping(e.v, e.field, []string{"kind", "seed", "startup_trials", "constant_liar", "allow_large_grid"})
+		entries, ok := p.mapping(e.v, e.field, []string{"kind", "seed", "startup_trials", "constant_liar", "allow_large_grid", "local_startup", "multivariate"})
 		if !ok {
 			return
 		}
@@ -441,10 +441,16 @@ func (p *specParser) parseSampler(byKey map[string]entry, spec *Spec) {
 				}
 			case "allow_large_grid":
 				s.AllowLargeGrid, _ = p.boolVal(f.v, f.field)
+			case "local_startup":
+				if b, ok := p.boolVal(f.v, f.field); ok {
+					s.LocalStartup = &b
+				}
+			case "multivariate":
+				s.Multivariate, _ = p.boolVal(f.v, f.field)
 			}
 		}
 		for _, f := range entries {
-			if (f.key == "startup_trials" || f.key == "constant_liar") && s.Kind != "tpe" {
+			if (f.key == "startup_trials" || f.key == "constant_liar" || f.key == "local_startup" || f.key == "multivariate") && s.Kind != "tpe" {
 				p.errf(f.k, f.field, "%s applies to the tpe sampler only, not %s", f.key, s.Kind)
 			}
 			if f.key == "allow_large_grid" && s.Kind != "grid" {
@@ -452,8 +458,17 @@ func (p *specParser) parseSampler(byKey map[string]entry, spec *Spec) {
 			}
 		}
 	}
+	if s.Kind == "tpe" && s.LocalStartup == nil {
+		on := true
+		s.LocalStartup = &on
+	}
 	if s.Kind == "tpe" && s.StartupTrials == 0 {
+		// The best measured on lsbench's ablation (BENCHMARKS.md): 25 trials
+		// near the best so far beat 10 random ones at every budget to 100.
 		s.StartupTrials = 10
+		if *s.LocalStartup {
+			s.StartupTrials = 25
+		}
 	}
 	if s.Kind == "tpe" && s.ConstantLiar == nil {
 		on := true

@@ -147,6 +147,13 @@ PROBLEMS = {
 }
 
 
+# Base configs (the Go problems' Base), enqueued as trial 0 with --baseline.
+BASES = {
+    "lora6": {"lr": 1e-4, "rank": 32, "alpha_ratio": 0.5, "scheduler": "cosine", "dropout": 0.0},
+    "lora10": LORA10_BASE,
+}
+
+
 def check():
     """Reads {"problem", "params" (goptuna internal: categoricals as
     indexes)} lines on stdin and prints each noise-free value, one a line."""

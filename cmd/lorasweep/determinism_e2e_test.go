@@ -11,7 +11,7 @@ import (
 
 // detSpec is a 10-parameter conditional space (cycles only for
 // cosine_with_restarts, power only for polynomial) on the builtin trainer,
-// sequential and seeded: 10 random startup trials, then TPE.
+// sequential and seeded: 10 startup trials (near the best so far), then TPE.
 const detSpec = `name: e2e
 storage: sqlite://sweep.db
 output_root: ./runs
@@ -37,7 +37,7 @@ search:
   rank_dropout:    {float: [0.0, 0.3]}
   module_dropout:  {float: [0.0, 0.3]}
   network_dropout: {float: [0.0, 0.3]}
-sampler: {kind: tpe, seed: 3}
+sampler: {kind: tpe, seed: 3, startup_trials: 10}
 objective:
   direction: maximize
   scorers:

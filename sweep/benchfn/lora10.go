@@ -39,7 +39,8 @@ var Lora10Schedulers = []string{"constant", "cosine", "cosine_with_restarts", "p
 func LoRA10() Problem {
 	return Problem{
 		Name: "lora10", Optimum: 1, Noise: 0.02,
-		LogInt: map[string]bool{"network_dim": true},
+		LogInt:    map[string]bool{"network_dim": true},
+		Effective: map[string]string{"unet_lr": "alpha_ratio", "text_encoder_lr": "alpha_ratio"},
 		Base: map[string]float64{
 			"unet_lr": 1e-4, "text_encoder_lr": 5e-5, "network_dim": 32, "alpha_ratio": 0.5,
 			"lr_scheduler": 1, "network_dropout": 0, "rank_dropout": 0, "module_dropout": 0,
