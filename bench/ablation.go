@@ -22,6 +22,8 @@ type Variant struct {
 	// Baseline runs the problem's base config as trial 0.
 	Baseline bool
 	New      func(p benchfn.Problem, seed int64) goptuna.Sampler
+	// NaNReason, if set, is how diverged trials are told (benchfn).
+	NaNReason string
 }
 
 // Levers of lorasweep's TPE that the ablation switches.
@@ -62,17 +64,21 @@ func AblationVariants() []Variant {
 	return []Variant{
 		{"lorasweep random", false, func(p benchfn.Problem, seed int64) goptuna.Sampler {
 			return sampling.NewRandom(sampling.RandomOptions{Seed: seed, LogInt: p.LogInt})
-		}},
-		{"TPE (univariate, 10 random startup: the old default)", false, TPEVariant(Levers{})},
-		{"TPE + prior", false, TPEVariant(Levers{Prior: true})},
-		{"TPE + baseline trial", true, TPEVariant(Levers{})},
-		{"TPE + prior + baseline", true, TPEVariant(Levers{Prior: true})},
-		{"TPE + prior + baseline + local startup", true, TPEVariant(Levers{Prior: true, Local: true})},
-		{"TPE + prior + baseline + local startup, 25 startup (new default)", true, TPEVariant(DefaultLevers)},
-		{"TPE multivariate", false, TPEVariant(Levers{Multivariate: true})},
-		{"TPE multivariate + effective lr", false, TPEVariant(Levers{Multivariate: true, Effective: true})},
-		{"new default + multivariate", true, TPEVariant(Levers{Prior: true, Local: true, Startup: 25, Multivariate: true})},
-		{"new default + multivariate + effective lr", true, TPEVariant(Levers{Prior: true, Local: true, Startup: 25, Multivariate: true, Effective: true})},
+		}, ""},
+		{"TPE (univariate, 10 random startup: the old default)", false, TPEVariant(Levers{}), ""},
+		{"TPE + prior", false, TPEVariant(Levers{Prior: true}), ""},
+		{"TPE + baseline trial", true, TPEVariant(Levers{}), ""},
+		{"TPE + prior + baseline", true, TPEVariant(Levers{Prior: true}), ""},
+		{"TPE + prior + baseline + local startup", true, TPEVariant(Levers{Prior: true, Local: true}), ""},
+		{"TPE + prior + baseline + local startup, 25 startup (new default)", true, TPEVariant(DefaultLevers), ""},
+		{"TPE multivariate", false, TPEVariant(Levers{Multivariate: true}), ""},
+		{"TPE multivariate + effective lr", false, TPEVariant(Levers{Multivariate: true, Effective: true}), ""},
+		{"new default + multivariate", true, TPEVariant(Levers{Prior: true, Local: true, Startup: 25, Multivariate: true}), ""},
+		{"new default + multivariate + effective lr", true, TPEVariant(Levers{Prior: true, Local: true, Startup: 25, Multivariate: true, Effective: true}), ""},
+		// Failures as information: the same sampler when a divergence is a
+		// FAIL it ignores (reason crash), Optuna's convention.
+		{"new default, NaN told as a FAIL it ignores", true, TPEVariant(DefaultLevers), "crash"},
+		{"old default, NaN told as a FAIL it ignores", false, TPEVariant(Levers{}), "crash"},
 	}
 }
 
@@ -103,7 +109,7 @@ func Ablation(ctx context.Context, c Config) (Result, error) {
 		var names []string
 		for _, v := range AblationVariants() {
 			for s := 1; s <= seeds; s++ {
-				tr, err := benchfn.Run(p, v.New(p, int64(s)), benchfn.RunOptions{Trials: trials, Seed: int64(s), Baseline: v.Baseline})
+				tr, err := benchfn.Run(p, v.New(p, int64(s)), benchfn.RunOptions{Trials: trials, Seed: int64(s), Baseline: v.Baseline, NaNReason: v.NaNReason})
 				if err != nil {
 					return Result{}, fmt.Errorf("%s on %s seed %d: %w", v.Name, p.Name, s, err)
 				}

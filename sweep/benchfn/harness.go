@@ -35,6 +35,10 @@ type RunOptions struct {
 	// Baseline runs the problem's Base config as trial 0, an observation
 	// like any other (lorasweep's baseline: true).
 	Baseline bool
+	// NaNReason is the fail reason a diverged trial is told with (default
+	// "nan", which samplers treat as param-caused; "crash" makes them ignore
+	// it, as Optuna ignores FAIL trials).
+	NaNReason string
 	// Closeness is the max-norm distance (numeric params scaled to [0, 1] of
 	// their range in model space; a categorical mismatch counts 1) below which
 	// a proposal is a near-duplicate of a running trial (default 0.05).
@@ -70,7 +74,11 @@ func Run(p Problem, sampler goptuna.Sampler, opts RunOptions) (Trace, error) {
 		if math.IsNaN(pd.val) {
 			// Diverged: a FAIL whose reason is the params, as a real
 			// avr_loss=nan is told.
-			if err := study.Storage.SetTrialSystemAttr(pd.id, sampling.AttrFailReason, "nan"); err != nil {
+			reason := opts.NaNReason
+			if reason == "" {
+				reason = "nan"
+			}
+			if err := study.Storage.SetTrialSystemAttr(pd.id, sampling.AttrFailReason, reason); err != nil {
 				return fmt.Errorf("tell trial %d: %w", pd.id, err)
 			}
 			return study.Storage.SetTrialState(pd.id, goptuna.TrialStateFail)
