@@ -47,7 +47,7 @@ func GoSamplers() []SamplerFactory {
 // Problems are the benchmark functions: the 6-D LoRA-like function and two
 // standard functions with mixed types.
 func Problems() []benchfn.Problem {
-	return []benchfn.Problem{benchfn.LoRALike(), benchfn.MixedBranin(), benchfn.MixedSphere()}
+	return []benchfn.Problem{benchfn.LoRALike(), benchfn.LoRA10(), benchfn.MixedBranin(), benchfn.MixedSphere()}
 }
 
 // Traces runs f on p for seeds 1..seeds and returns each run's best
@@ -137,42 +137,61 @@ type ParallelRaw struct {
 	Traces map[string][][]float64 `json:"traces"`
 }
 
-// Parallel is study 2: lorasweep TPE on the LoRA-like function with 4
-// simulated workers (benchfn's deterministic parallel harness), with and
-// without the constant liar, against sequential; regret after 100 trials.
+// Parallel is study 2: lorasweep TPE on the LoRA-like functions with 4
+// simulated workers (benchfn's deterministic parallel harness) against
+// sequential, for the new default (local startup from the baseline, 25
+// startup trials) and the old one (10 random startup trials), with and
+// without the constant liar; regret at 25, 50 and 100 trials.
 func Parallel(ctx context.Context, c Config) (Result, error) {
 	seeds := 30
 	if c.Quick {
 		seeds = 10
 	}
-	p := benchfn.LoRALike()
 	modes := []struct {
 		name     string
+		levers   Levers
+		baseline bool
 		liar     bool
 		parallel int
-	}{{"sequential", true, 1}, {"4 workers, constant liar", true, 4}, {"4 workers, no liar", false, 4}}
+	}{
+		{"new default, sequential", DefaultLevers, true, true, 1},
+		{"new default, 4 workers, constant liar", DefaultLevers, true, true, 4},
+		{"new default, 4 workers, no liar", DefaultLevers, true, false, 4},
+		{"old default, sequential", Levers{}, false, true, 1},
+		{"old default, 4 workers, constant liar", Levers{}, false, true, 4},
+		{"old default, 4 workers, no liar", Levers{}, false, false, 4},
+	}
 	raw := ParallelRaw{Seeds: seeds, Regret: map[string][]float64{}, Dups: map[string]int{}, Traces: map[string][][]float64{}}
-	t := Table{
-		Title:  "Parallel efficiency: lorasweep TPE, 4 workers, lora6",
-		Note:   fmt.Sprintf("Regret after 100 trials, mean ± SE over seeds 1–%d. Near-duplicates: proposals within 0.05 (max-norm, scaled) of a trial still running, of %d.", seeds, seeds*100),
-		Header: []string{"mode", "regret @50", "regret @100", "near-duplicates"},
-	}
-	for _, m := range modes {
-		var traces [][]float64
-		dups := 0
-		for s := 1; s <= seeds; s++ {
-			smp := tpe.NewSampler(tpe.Options{Seed: int64(s), LogInt: p.LogInt, ConstantLiar: m.liar})
-			tr, err := benchfn.Run(p, smp, benchfn.RunOptions{Trials: 100, Seed: int64(s), Parallel: m.parallel})
-			if err != nil {
-				return Result{}, fmt.Errorf("parallel %s seed %d: %w", m.name, s, err)
-			}
-			traces = append(traces, tr.BestTrue)
-			dups += tr.NearDuplicates
+	var tables []Table
+	for _, p := range []benchfn.Problem{benchfn.LoRALike(), benchfn.LoRA10()} {
+		t := Table{
+			Title:  "Parallel efficiency: lorasweep TPE, 4 workers, " + p.Name,
+			Note:   fmt.Sprintf("Regret, mean ± SE over seeds 1–%d. Near-duplicates: proposals within 0.05 (max-norm, scaled) of a trial still running, of %d.", seeds, seeds*100),
+			Header: []string{"mode", "regret @25", "regret @50", "regret @100", "near-duplicates"},
 		}
-		raw.Traces[m.name] = traces
-		raw.Regret[m.name] = At(traces, 100, p.Optimum)
-		raw.Dups[m.name] = dups
-		t.Rows = append(t.Rows, []string{m.name, NewStat(At(traces, 50, p.Optimum)).String(), NewStat(raw.Regret[m.name]).String(), strconv.Itoa(dups)})
+		for _, m := range modes {
+			var traces [][]float64
+			dups := 0
+			for s := 1; s <= seeds; s++ {
+				l := m.levers
+				o := tpe.Options{Seed: int64(s), LogInt: p.LogInt, ConstantLiar: m.liar, Local: l.Local, StartupTrials: l.Startup}
+				if l.Prior {
+					o.Prior = p.Base
+				}
+				tr, err := benchfn.Run(p, tpe.NewSampler(o), benchfn.RunOptions{Trials: 100, Seed: int64(s), Parallel: m.parallel, Baseline: m.baseline})
+				if err != nil {
+					return Result{}, fmt.Errorf("parallel %s seed %d: %w", m.name, s, err)
+				}
+				traces = append(traces, finite(tr.BestTrue))
+				dups += tr.NearDuplicates
+			}
+			key := p.Name + ": " + m.name
+			raw.Traces[key] = traces
+			raw.Regret[key] = At(traces, 100, p.Optimum)
+			raw.Dups[key] = dups
+			t.Rows = append(t.Rows, []string{m.name, NewStat(At(traces, 25, p.Optimum)).String(), NewStat(At(traces, 50, p.Optimum)).String(), NewStat(raw.Regret[key]).String(), strconv.Itoa(dups)})
+		}
+		tables = append(tables, t)
 	}
-	return Result{Study: "parallel", Tables: []Table{t}, Raw: raw}, nil
+	return Result{Study: "parallel", Tables: tables, Raw: raw}, nil
 }

@@ -172,7 +172,7 @@ type OverheadRaw struct {
 }
 
 func lorasweepOverhead(ctx context.Context, dsn, kind string, n, measure int) (OverheadPoint, error) {
-	store, study, err := openStudy(ctx, dsn, fmt.Sprintf("overhead-%d", n), tpe.NewSampler(tpe.Options{Seed: 1, ConstantLiar: true}))
+	store, study, err := openStudy(ctx, dsn, fmt.Sprintf("overhead-%d", n), tpe.NewSampler(tpe.Options{Seed: 1, ConstantLiar: true, Local: true, StartupTrials: 25}))
 	if err != nil {
 		return OverheadPoint{}, err
 	}

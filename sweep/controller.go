@@ -161,6 +161,14 @@ type Controller struct {
 	AllowObjectiveChange bool
 	AllowTrainerChange   bool
 	OnObjectiveChange    func(version int, changes []string, rescored, apart int)
+	// Sequential makes each proposal wait until this controller's earlier
+	// trials are recorded. Without it the next trial is proposed while the
+	// previous one is still being scored, and whether the sampler sees that
+	// trial's value or a constant-liar placeholder depends on how fast the
+	// scorer ran: two runs of one seeded sequential sweep diverged from the
+	// first model-based proposal on. The price is that one slot's final
+	// scoring no longer overlaps the next trial's training.
+	Sequential bool
 	// Drain, when closed, stops launching new trials; running ones finish.
 	Drain <-chan struct{}
 	// Now is the clock (tests set it).
@@ -193,6 +201,7 @@ type Controller struct {
 	// trialEnded is closed (and replaced) each time one of this process's
 	// trials is recorded, waking slots that wait for running trials.
 	trialEnded chan struct{}
+	inflight   int // trials between claim and record in this process
 }
 
 // ended returns the channel that closes when this process next records a
@@ -541,6 +550,12 @@ func (c *Controller) runOne(ctx context.Context) (TrialSummary, bool, error) {
 	}
 	held := &onceLease{Lease: lease}
 	defer held.Release()
+	if c.Sequential {
+		if err := c.awaitOwnTrials(ctx); err != nil {
+			c.setStop(StopAborted)
+			return TrialSummary{}, false, nil
+		}
+	}
 	// Checked again: the wait for a slot may have outlasted the deadline or
 	// a drain request.
 	if !c.mayLaunch(ctx) {
@@ -570,8 +585,38 @@ func (c *Controller) runOne(ctx context.Context) (TrialSummary, bool, error) {
 		c.setStop(StopBudget)
 		return TrialSummary{}, false, nil
 	}
+	c.mu.Lock()
+	c.inflight++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inflight--
+		c.mu.Unlock()
+	}()
 	s, err := c.execute(ctx, held, claim)
 	return s, err == nil, err
+}
+
+// awaitOwnTrials blocks until none of this process's trials is between
+// claim and record (see Sequential).
+func (c *Controller) awaitOwnTrials(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if c.inflight == 0 {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.trialEnded == nil {
+			c.trialEnded = make(chan struct{})
+		}
+		ch := c.trialEnded
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // onceLease lets a trial give its slot back as soon as its trainer exits

@@ -520,12 +520,29 @@ func (s *Spec) Describe(w io.Writer) error {
 	sm := s.Sampler
 	ew.printf("sampler     %s, seed %d", sm.Kind, sm.Seed)
 	if sm.Kind == "tpe" {
-		ew.printf(", %d random startup trials", sm.StartupTrials)
+		if sm.LocalStartup != nil && *sm.LocalStartup {
+			ew.printf(", %d startup trials near the best so far (the base config first; 1 in 4 uniform)", sm.StartupTrials)
+		} else {
+			ew.printf(", %d random startup trials", sm.StartupTrials)
+		}
+		if sm.Multivariate {
+			ew.printf(", multivariate (lr × alpha/dim as one coordinate where alpha is a ratio of dim)")
+		} else {
+			ew.printf(", univariate")
+		}
 		if sm.ConstantLiar != nil && !*sm.ConstantLiar {
 			ew.printf(", constant liar off")
 		} else {
 			ew.printf(", constant liar on")
 		}
+	}
+	if len(sm.Unmodelled) > 0 {
+		names := make([]string, 0, len(sm.Unmodelled))
+		for n := range sm.Unmodelled {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		ew.printf(", drawn at random and not modelled (cannot change training): %s", strings.Join(names, ", "))
 	}
 	ew.printf("\n")
 	pr := s.Pruner

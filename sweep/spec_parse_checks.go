@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lorasweep/lorasweep/kohya"
 	"github.com/lorasweep/lorasweep/runner"
 )
 
@@ -144,6 +146,9 @@ func (p *specParser) crossChecks(spec *Spec, tr *trainerInfo) {
 					hint = "add when: {lr_scheduler: " + whenList(use) + "}"
 				}
 				p.warnf(paramNode(prm), "search."+c.key, "lr_scheduler %s ignores %s (read only by %s): %s", strings.Join(ign, ", "), c.key, strings.Join(c.users, ", "), hint)
+				if len(intersect(schedsFor(prm), c.users)) == 0 {
+					markDead(spec, c.key, "no lr_scheduler it runs with reads it")
+				}
 			}
 		} else if n, ok := tr.fixed[c.key]; ok && len(scheds) > 0 && len(intersect(scheds, c.users)) == 0 {
 			p.warnf(n, "trainer.fixed."+c.key, "lr_scheduler %s ignores %s (read only by %s)", strings.Join(scheds, ", "), c.key, strings.Join(c.users, ", "))
@@ -152,6 +157,83 @@ func (p *specParser) crossChecks(spec *Spec, tr *trainerInfo) {
 
 	p.checkAlphaDim(spec, tr, byName, where, paramNode)
 	p.checkDataset(spec, tr, byName)
+	p.checkDead(spec, byName, schedsFor, paramNode)
+}
+
+// markDead records a searched param that cannot change training: the
+// sampler draws it without modelling it.
+func markDead(spec *Spec, name, why string) {
+	if spec.Sampler.Unmodelled == nil {
+		spec.Sampler.Unmodelled = map[string]string{}
+	}
+	spec.Sampler.Unmodelled[name] = why
+}
+
+// checkDead warns about searched params that sd-scripts never reads given
+// the rest of the config (kohya knows which), and keeps them out of the
+// sampler's model.
+func (p *specParser) checkDead(spec *Spec, byName map[string]*Param, schedsFor func(*Param) []string, paramNode func(*Param) *yaml.Node) {
+	always := func(key string) bool { // set in every trial
+		if prm, ok := byName[key]; ok {
+			return len(prm.When) == 0
+		}
+		v, ok := spec.Base[key]
+		return ok && v != nil
+	}
+	dead := func(key, why string) {
+		if prm, ok := byName[key]; ok && len(prm.When) == 0 {
+			if _, done := spec.Sampler.Unmodelled[key]; done {
+				return
+			}
+			p.warnf(paramNode(prm), "search."+key, "%s cannot change training: %s; the sampler draws it without modelling it (remove it from search)", key, why)
+			markDead(spec, key, why)
+		}
+	}
+	opt, _ := spec.Base["optimizer_type"].(string)
+	if _, searched := byName["optimizer_type"]; searched {
+		opt = ""
+	}
+	var optArgs []string
+	if list, ok := spec.Base["optimizer_args"].([]any); ok {
+		for _, a := range list {
+			if s, ok := a.(string); ok {
+				optArgs = append(optArgs, s)
+			}
+		}
+	}
+	schedKeys := []string{"lr_scheduler", "lr_scheduler_num_cycles", "lr_scheduler_power", "lr_warmup_steps"}
+	switch {
+	case kohya.AdafactorRelativeStep(opt, optArgs):
+		why := "optimizer_type " + opt + " with relative_step (its default) uses its own schedule and rates; set optimizer_args [\"relative_step=False\"] to use them"
+		for _, k := range append([]string{"unet_lr", "text_encoder_lr"}, schedKeys...) {
+			dead(k, why)
+		}
+		return
+	case kohya.ScheduleFree(opt):
+		for _, k := range schedKeys {
+			dead(k, "optimizer_type "+opt+" is schedule-free: sd-scripts gives it a dummy scheduler")
+		}
+		return
+	}
+	if prm, ok := byName["learning_rate"]; ok {
+		teSet := always("text_encoder_lr") || spec.Base["network_train_unet_only"] == true
+		scheds := schedsFor(prm)
+		if len(scheds) == 0 {
+			scheds = []string{""} // a custom scheduler class
+		}
+		unused := true
+		for _, s := range scheds {
+			unused = unused && kohya.LearningRateUnused(always("unet_lr"), teSet, s)
+		}
+		if unused {
+			dead("learning_rate", "unet_lr and text_encoder_lr take precedence (text_encoder_lr is moot with network_train_unet_only), and only the polynomial scheduler reads learning_rate besides them")
+		}
+	}
+	if prm, ok := byName["lr_warmup_steps"]; ok {
+		if s := schedsFor(prm); len(s) > 0 && !slices.ContainsFunc(s, func(x string) bool { return !kohya.SchedulerIgnoresWarmup(x) }) {
+			dead("lr_warmup_steps", "lr_scheduler "+strings.Join(s, ", ")+" has no warmup")
+		}
+	}
 }
 
 // checkConsoleLog warns about sd-scripts' logging settings that take lines
@@ -368,7 +450,7 @@ func (p *specParser) parseSampler(byKey map[string]entry, spec *Spec) {
 	s.Kind = "tpe"
 	e, ok := byKey["sampler"]
 	if ok {
-		entries, ok := p.mapping(e.v, e.field, []string{"kind", "seed", "startup_trials", "constant_liar", "allow_large_grid"})
+		entries, ok := p.mapping(e.v, e.field, []string{"kind", "seed", "startup_trials", "constant_liar", "allow_large_grid", "local_startup", "multivariate"})
 		if !ok {
 			return
 		}
@@ -396,10 +478,16 @@ func (p *specParser) parseSampler(byKey map[string]entry, spec *Spec) {
 				}
 			case "allow_large_grid":
 				s.AllowLargeGrid, _ = p.boolVal(f.v, f.field)
+			case "local_startup":
+				if b, ok := p.boolVal(f.v, f.field); ok {
+					s.LocalStartup = &b
+				}
+			case "multivariate":
+				s.Multivariate, _ = p.boolVal(f.v, f.field)
 			}
 		}
 		for _, f := range entries {
-			if (f.key == "startup_trials" || f.key == "constant_liar") && s.Kind != "tpe" {
+			if (f.key == "startup_trials" || f.key == "constant_liar" || f.key == "local_startup" || f.key == "multivariate") && s.Kind != "tpe" {
 				p.errf(f.k, f.field, "%s applies to the tpe sampler only, not %s", f.key, s.Kind)
 			}
 			if f.key == "allow_large_grid" && s.Kind != "grid" {
@@ -407,8 +495,17 @@ func (p *specParser) parseSampler(byKey map[string]entry, spec *Spec) {
 			}
 		}
 	}
+	if s.Kind == "tpe" && s.LocalStartup == nil {
+		on := true
+		s.LocalStartup = &on
+	}
 	if s.Kind == "tpe" && s.StartupTrials == 0 {
+		// The best measured on lsbench's ablation (BENCHMARKS.md): 25 trials
+		// near the best so far beat 10 random ones at every budget to 100.
 		s.StartupTrials = 10
+		if *s.LocalStartup {
+			s.StartupTrials = 25
+		}
 	}
 	if s.Kind == "tpe" && s.ConstantLiar == nil {
 		on := true

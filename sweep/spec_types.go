@@ -92,6 +92,16 @@ type SamplerSpec struct {
 	ConstantLiar *bool `json:"constant_liar,omitempty"`
 	// AllowLargeGrid lets a grid exceed the trial budget.
 	AllowLargeGrid bool `json:"allow_large_grid,omitempty"`
+	// LocalStartup (default on) draws most startup trials near the best
+	// trial so far, the base config before any: a prior, never a bound.
+	LocalStartup *bool `json:"local_startup,omitempty"`
+	// Multivariate models the unconditional params jointly (default off:
+	// it measured worse at small budgets).
+	Multivariate bool `json:"multivariate,omitempty"`
+	// Unmodelled are searched params that cannot change training given the
+	// rest (validation finds them; name → why): the sampler draws them at
+	// random and keeps them out of its model.
+	Unmodelled map[string]string `json:"-"`
 }
 
 // PrunerSpec picks and configures early stopping.

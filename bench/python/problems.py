@@ -85,11 +85,72 @@ def mixed_sphere(p):
     return v
 
 
+LORA10_SCHEDULERS = ["constant", "cosine", "cosine_with_restarts", "polynomial"]
+
+# lora10's common community config (sweep/benchfn/lora10.go, Base).
+LORA10_BASE = {"unet_lr": 1e-4, "text_encoder_lr": 5e-5, "network_dim": 32, "alpha_ratio": 0.5,
+               "lr_scheduler": "cosine", "network_dropout": 0.0, "rank_dropout": 0.0, "module_dropout": 0.0}
+
+
+def lora10_suggest(t):
+    p = {
+        "unet_lr": t.suggest_float("unet_lr", 1e-5, 1e-2, log=True),
+        "text_encoder_lr": t.suggest_float("text_encoder_lr", 1e-6, 1e-3, log=True),
+        "network_dim": t.suggest_int("network_dim", 2, 128, log=True),
+        "alpha_ratio": t.suggest_float("alpha_ratio", 0.0625, 1.0),
+        "network_dropout": t.suggest_float("network_dropout", 0.0, 0.5),
+        "rank_dropout": t.suggest_float("rank_dropout", 0.0, 0.5),
+        "module_dropout": t.suggest_float("module_dropout", 0.0, 0.5),
+        "lr_scheduler": t.suggest_categorical("lr_scheduler", LORA10_SCHEDULERS),
+    }
+    if p["lr_scheduler"] == "cosine_with_restarts":
+        p["lr_scheduler_num_cycles"] = t.suggest_int("lr_scheduler_num_cycles", 1, 4)
+    elif p["lr_scheduler"] == "polynomial":
+        p["lr_scheduler_power"] = t.suggest_float("lr_scheduler_power", 0.5, 4.0)
+    return p
+
+
+def lora10(p):
+    """NaN where training diverges (Optuna: a FAIL)."""
+    r = math.log2(round(p["network_dim"])) - 4
+    a = math.log2(p["alpha_ratio"])
+    u = math.log10(p["unet_lr"] * p["alpha_ratio"])
+    e = math.log10(p["text_encoder_lr"] * p["alpha_ratio"])
+    if u > -2.6 - 0.1 * r or e > -3.4:
+        return float("nan")
+    s = p["lr_scheduler"]
+    decay = 0.0 if s == "constant" else 1.0
+    u_star = -4 - 0.15 * r + 0.2 * decay
+    nd, rd, md = p["network_dropout"], p["rank_dropout"], p["module_dropout"]
+    nd_star = min(max(0.1 + 0.05 * r, 0), 0.5)
+    rd_star = min(max(0.05 + 0.05 * r, 0), 0.3)
+    v = (1 + 0.5 * (u - u_star) ** 2 + 0.3 * (e - u + 0.9) ** 2 + 0.08 * (e - u_star + 0.9) ** 2
+         + 0.12 * r ** 2 + 0.04 * (a + 1) ** 2
+         + 0.8 * (nd - nd_star) ** 2 + 0.6 * (rd - rd_star) ** 2 + 0.5 * md ** 2 + max(0, nd + rd + md - 0.4) ** 2)
+    if s == "constant":
+        v += 0.12
+    elif s == "cosine":
+        v += 0.03
+    elif s == "cosine_with_restarts":
+        v += 0.06 * (p["lr_scheduler_num_cycles"] - 2) ** 2
+    else:
+        v += 0.015 + 0.08 * (math.log2(p["lr_scheduler_power"]) - 1) ** 2
+    return v
+
+
 # name -> (suggest, evaluate, optimum, categorical choices by param)
 PROBLEMS = {
     "lora6": (lora6_suggest, lora6, 1.0, {"scheduler": LORA_SCHEDULERS}),
+    "lora10": (lora10_suggest, lora10, 1.0, {"lr_scheduler": LORA10_SCHEDULERS}),
     "mixed-branin": (mixed_branin_suggest, mixed_branin, 0.397887357729738, {"offset": BRANIN_OFFSETS}),
     "mixed-sphere": (mixed_sphere_suggest, mixed_sphere, 0.0, {"c": SPHERE_CATS}),
+}
+
+
+# Base configs (the Go problems' Base), enqueued as trial 0 with --baseline.
+BASES = {
+    "lora6": {"lr": 1e-4, "rank": 32, "alpha_ratio": 0.5, "scheduler": "cosine", "dropout": 0.0},
+    "lora10": LORA10_BASE,
 }
 
 

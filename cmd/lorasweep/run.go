@@ -221,7 +221,10 @@ func runSweep(cmd *cobra.Command, spec *sweep.Spec, dsn string, opts sweepOption
 		// One goroutine more than slots: a trial's final scoring and
 		// bookkeeping overlap the next trial's training.
 		Parallel: parallel + 1,
-		Drain:    drain,
+		// One slot: a seeded sweep must propose the same trials every run,
+		// which needs the previous trial's value, not a liar, at each ask.
+		Sequential: parallel == 1,
+		Drain:      drain,
 
 		AllowObjectiveChange: opts.allowObjectiveChange,
 		AllowTrainerChange:   opts.allowTrainerChange,

@@ -22,12 +22,19 @@ func newSampler(spec *sweep.Spec) (goptuna.Sampler, error) {
 		if s.ConstantLiar != nil {
 			liar = *s.ConstantLiar
 		}
-		return tpe.NewSampler(tpe.Options{
+		o := tpe.Options{
 			Seed:          s.Seed,
 			StartupTrials: s.StartupTrials,
 			ConstantLiar:  liar,
 			LogInt:        spec.LogIntParams(),
-		}), nil
+			Unmodelled:    unmodelled(spec),
+			Multivariate:  s.Multivariate,
+			Effective:     effectiveRates(spec),
+		}
+		if s.LocalStartup == nil || *s.LocalStartup {
+			o.Local, o.Prior = true, basePrior(spec)
+		}
+		return tpe.NewSampler(o), nil
 	case "random":
 		return sampling.NewRandom(sampling.RandomOptions{Seed: s.Seed, LogInt: spec.LogIntParams()}), nil
 	case "grid":
@@ -38,6 +45,48 @@ func newSampler(spec *sweep.Spec) (goptuna.Sampler, error) {
 		return g, nil
 	}
 	return nil, fmt.Errorf("unknown sampler %q: use tpe, random or grid", s.Kind)
+}
+
+// basePrior is the base config's values of the searched params (internal),
+// the centre of the first proposals; nil when none lies in the space.
+func basePrior(spec *sweep.Spec) map[string]float64 {
+	internal, _, err := spec.InternalFromParams(spec.ParamsFromConfig(spec.Base))
+	if err != nil || len(internal) == 0 {
+		return nil
+	}
+	return internal
+}
+
+// effectiveRates pairs each searched learning rate with network_alpha when
+// alpha is searched as a ratio of network_dim: a LoRA's update is scaled by
+// alpha/dim, so the multivariate model searches log(lr × ratio).
+func effectiveRates(spec *sweep.Spec) map[string]string {
+	out := map[string]string{}
+	var ratio bool
+	for _, p := range spec.Search {
+		if p.Name == "network_alpha" && p.RatioOf == "network_dim" {
+			ratio = true
+		}
+	}
+	if !ratio {
+		return nil
+	}
+	for _, p := range spec.Search {
+		switch p.Name {
+		case "learning_rate", "unet_lr", "text_encoder_lr":
+			out[p.Name] = "network_alpha"
+		}
+	}
+	return out
+}
+
+// unmodelled is the set of searched params validation found dead.
+func unmodelled(spec *sweep.Spec) map[string]bool {
+	out := map[string]bool{}
+	for n := range spec.Sampler.Unmodelled {
+		out[n] = true
+	}
+	return out
 }
 
 // gridSpace lists the search space in a stable order for the grid sampler.

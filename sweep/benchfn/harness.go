@@ -1,17 +1,21 @@
 package benchfn
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"github.com/c-bata/goptuna"
+
+	"github.com/lorasweep/lorasweep/sweep/sampling"
 )
 
 // Trace is one run of a sampler on a problem.
 type Trace struct {
-	// True[i] is the noise-free value of trial i; BestTrue[i] the best of
-	// True[0..i] (regret at n trials is BestTrue[n-1] − Optimum).
+	// True[i] is the noise-free value of trial i (NaN: it diverged and was
+	// told as FAIL); BestTrue[i] the best of True[0..i], +Inf while every
+	// trial diverged (regret at n trials is BestTrue[n-1] − Optimum).
 	True     []float64
 	BestTrue []float64
 	// Params[i] are trial i's internal params.
@@ -28,6 +32,13 @@ type RunOptions struct {
 	// Parallel > 1 simulates that many workers deterministically: trials are
 	// asked while Parallel-1 others are still RUNNING and told oldest first.
 	Parallel int
+	// Baseline runs the problem's Base config as trial 0, an observation
+	// like any other (lorasweep's baseline: true).
+	Baseline bool
+	// NaNReason is the fail reason a diverged trial is told with (default
+	// "nan", which samplers treat as param-caused; "crash" makes them ignore
+	// it, as Optuna ignores FAIL trials).
+	NaNReason string
 	// Closeness is the max-norm distance (numeric params scaled to [0, 1] of
 	// their range in model space; a categorical mismatch counts 1) below which
 	// a proposal is a near-duplicate of a running trial (default 0.05).
@@ -60,6 +71,18 @@ func Run(p Problem, sampler goptuna.Sampler, opts RunOptions) (Trace, error) {
 	}
 	var running []pending
 	tell := func(pd pending) error {
+		if math.IsNaN(pd.val) {
+			// Diverged: a FAIL whose reason is the params, as a real
+			// avr_loss=nan is told.
+			reason := opts.NaNReason
+			if reason == "" {
+				reason = "nan"
+			}
+			if err := study.Storage.SetTrialSystemAttr(pd.id, sampling.AttrFailReason, reason); err != nil {
+				return fmt.Errorf("tell trial %d: %w", pd.id, err)
+			}
+			return study.Storage.SetTrialState(pd.id, goptuna.TrialStateFail)
+		}
 		v := pd.val + p.Noise*noise.NormFloat64()
 		if err := study.Storage.SetTrialValue(pd.id, v); err != nil {
 			return fmt.Errorf("tell trial %d: %w", pd.id, err)
@@ -76,6 +99,15 @@ func Run(p Problem, sampler goptuna.Sampler, opts RunOptions) (Trace, error) {
 		id, err := study.Storage.CreateNewTrial(study.ID)
 		if err != nil {
 			return tr, fmt.Errorf("ask trial: %w", err)
+		}
+		if n == 0 && opts.Baseline && p.Base != nil {
+			fixed, err := json.Marshal(p.Base)
+			if err != nil {
+				return tr, err
+			}
+			if err := study.Storage.SetTrialSystemAttr(id, "fixed_params", string(fixed)); err != nil {
+				return tr, fmt.Errorf("baseline: %w", err)
+			}
 		}
 		t := goptuna.Trial{Study: study, ID: id}
 		v, err := p.Evaluate(&t)
@@ -99,6 +131,9 @@ func Run(p Problem, sampler goptuna.Sampler, opts RunOptions) (Trace, error) {
 		running = append(running, pending{id: id, val: v})
 		tr.True = append(tr.True, v)
 		best := v
+		if math.IsNaN(v) {
+			best = math.Inf(1) // a diverged trial trains nothing usable
+		}
 		if n > 0 {
 			best = math.Min(best, tr.BestTrue[n-1])
 		}

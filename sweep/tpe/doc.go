@@ -11,6 +11,15 @@
 // for log params and integrated over each grid value's bin for ints and
 // steps; categorical estimators are smoothed counts.
 //
+// For the small budgets of real sweeps (10–40 trials) the startup trials can
+// be drawn near a centre instead of uniformly (Options.Local, Prior): the
+// best finished trial so far, or the base config before any, each param
+// moved by a truncated Gaussian of 1/20 of its range, with one trial in four
+// uniform. Options.Multivariate replaces the per-parameter estimators of the
+// params every trial has with one joint estimator (joint.go), optionally in
+// LoRA coordinates: log(lr × alpha/dim) instead of log(lr). lsbench's
+// ablation study (BENCHMARKS.md) measured each.
+//
 // It knows goptuna's Study, trials and distributions and the trial attributes
 // of package sampling; it must not know about specs, runners or storage
 // implementations.

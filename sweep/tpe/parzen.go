@@ -36,6 +36,11 @@ type numeric struct {
 // terms): discrete params repeat values, so g(x) of a long sweep shrinks
 // from hundreds of components to a few per grid value.
 func newNumeric(xs, ws []float64, lo, hi, prior float64, merge bool) *numeric {
+	return newNumericAt(xs, ws, lo, hi, prior, (lo+hi)/2, merge)
+}
+
+// newNumericAt is newNumeric with the prior component centred at priorMu.
+func newNumericAt(xs, ws []float64, lo, hi, prior, priorMu float64, merge bool) *numeric {
 	m := len(xs)
 	withPrior := prior > 0 || m == 0
 	if withPrior {
@@ -45,7 +50,7 @@ func newNumeric(xs, ws []float64, lo, hi, prior float64, merge bool) *numeric {
 	e.mu = append(e.mu, xs...)
 	e.w = append(e.w, ws...)
 	if withPrior {
-		e.mu = append(e.mu, (lo+hi)/2)
+		e.mu = append(e.mu, priorMu)
 		e.w = append(e.w, max(prior, 1e-12))
 	}
 	width := hi - lo
@@ -151,7 +156,12 @@ func (e *numeric) logPDF(x float64) float64 {
 	var s float64
 	for i := range e.mu {
 		d := (x - e.mu[i]) * e.inv[i]
-		s += math.Exp(e.c[i] - d*d/2)
+		// A component more than 9σ away adds under e^-40 of its weight:
+		// skipping its exp is most of the cost saved with a long history.
+		// If every component is that far, the log-sum-exp below takes all.
+		if q := d * d; q < 81 {
+			s += math.Exp(e.c[i] - q/2)
+		}
 	}
 	if s > 1e-280 {
 		return math.Log(s)

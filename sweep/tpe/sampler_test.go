@@ -273,3 +273,41 @@ func TestConcurrentWorkers(t *testing.T) {
 		t.Errorf("best after 80 trials %g, %v", best, err)
 	}
 }
+
+// A dead dimension is drawn exactly as the random sampler would draw it,
+// after the startup trials too: it never enters the model.
+func TestUnmodelledIsRandom(t *testing.T) {
+	s := tpe.NewSampler(tpe.Options{Seed: 4, StartupTrials: 3, Unmodelled: map[string]bool{"dead": true}})
+	rnd := sampling.NewRandom(sampling.RandomOptions{Seed: 4})
+	study, err := goptuna.CreateStudy("u", goptuna.StudyOptionStorage(goptuna.NewInMemoryStorage()),
+		goptuna.StudyOptionSampler(s), goptuna.StudyOptionLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := goptuna.UniformDistribution{Low: 0, High: 1}
+	modelled := 0
+	err = study.Optimize(func(tr goptuna.Trial) (float64, error) {
+		fz := mustFrozen(t, study, tr.ID)
+		x, err := tr.SuggestFloat("dead", 0, 1)
+		if err != nil {
+			return 0, err
+		}
+		if want, _ := rnd.Sample(study, fz, "dead", d); x != want {
+			t.Errorf("trial %d: dead = %g, random sampler draws %g", fz.Number, x, want)
+		}
+		y, err := tr.SuggestFloat("live", 0, 1)
+		if err != nil {
+			return 0, err
+		}
+		if w, _ := rnd.Sample(study, fz, "live", d); w != y {
+			modelled++
+		}
+		return y, nil
+	}, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if modelled == 0 {
+		t.Error("the live param was never modelled")
+	}
+}

@@ -32,6 +32,7 @@ type study func(context.Context, bench.Config) (bench.Result, error)
 func studies() map[string]study {
 	return map[string]study{
 		"efficiency":  bench.Efficiency,
+		"ablation":    bench.Ablation,
 		"parallel":    bench.Parallel,
 		"trainer":     bench.Trainer,
 		"pruning":     bench.Pruning,
@@ -42,7 +43,7 @@ func studies() map[string]study {
 }
 
 // order is the order "all" runs them in: cheapest first.
-var order = []string{"parallel", "efficiency", "overhead", "utilisation", "report", "pruning", "trainer"}
+var order = []string{"parallel", "ablation", "efficiency", "overhead", "utilisation", "report", "pruning", "trainer"}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
