@@ -89,7 +89,7 @@ type trialRun struct {
 	due         map[candidate]bool // its trainer has moved past it
 	queued      map[candidate]bool
 	validation  map[int]float64 // epoch → the last validation loss printed in it
-	warnings    []string        // the run's, recorded with the trial
+	warnings    []string        // the run's (and lost checkpoints'), recorded with the trial
 	decoded     map[string]bool // sample paths that decoded whole
 	records     map[candidate]EpochRecord
 	removed     map[string]bool // checkpoints the trainer said it deleted
@@ -686,11 +686,12 @@ func (tr *trialRun) keepBest() {
 // settleCheckpoints runs once the trainer and scoring are done: each
 // scored candidate whose checkpoint the trainer deleted (save_last_n_*)
 // points at its kept link when there is one and is marked deleted
-// otherwise; links to files that still exist are dropped.
+// otherwise; every other link is dropped.
 func (tr *trialRun) settleCheckpoints() {
 	ctx := context.WithoutCancel(tr.ctx)
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	inUse := map[string]bool{} // trainer's paths whose kept copy a record now names
 	for c, rec := range tr.records {
 		orig := tr.checkpoints[c]
 		if orig == "" {
@@ -700,19 +701,30 @@ func (tr *trialRun) settleCheckpoints() {
 			tr.keep.drop(orig)
 			continue
 		}
-		kept := tr.keep.path(orig)
-		switch {
-		case kept != "":
+		if kept := tr.keep.path(orig); kept != "" {
 			rec.Checkpoint = kept
 			tr.checkpoints[c] = kept
-		case tr.removed[orig] || rec.Checkpoint != "":
+			inUse[orig] = true
+		} else {
 			rec.Deleted = true
+			why := "its checkpoint " + orig + " is gone"
+			if tr.removed[orig] {
+				why = "the trainer deleted its checkpoint " + orig + " (save_last_n_epochs/steps)"
+			}
+			tr.warnings = append(tr.warnings, fmt.Sprintf("%s: %s and no copy could be kept", c, why))
 		}
 		if rec != tr.records[c] {
 			tr.records[c] = rec
 			if err := tr.c.Store.RecordEpoch(ctx, rec); err != nil && tr.storeErr == nil {
 				tr.storeErr = fmt.Errorf("trial %d: record %s's checkpoint: %w", tr.number, c, err)
 			}
+		}
+	}
+	// Links of checkpoints no scored candidate names (an epoch saved but
+	// not sampled) would hold on to files the trainer meant to delete.
+	for orig := range tr.keep.links {
+		if !inUse[orig] {
+			tr.keep.drop(orig)
 		}
 	}
 	tr.keep.prune()
@@ -771,9 +783,9 @@ func (c *Controller) tell(ctx context.Context, tr *trialRun, out runner.Outcome,
 	run.ModelPath = out.ModelPath
 	run.LogTail = strings.Join(out.LogTail, "\n")
 	run.Detail = out.Detail
-	run.Warnings = out.Warnings
-	sum.Warnings = out.Warnings
-	tr.warnings = out.Warnings
+	// The trainer's warnings, then what settling the checkpoints found.
+	tr.warnings = append(append([]string(nil), out.Warnings...), tr.warnings...)
+	run.Warnings, sum.Warnings = tr.warnings, tr.warnings
 	if out.LogPath != "" {
 		run.LogPath = out.LogPath
 	}

@@ -438,6 +438,11 @@ func TestBestCheckpointSurvivesSaveLastN(t *testing.T) {
 	if _, err := kohya.ReadSafetensorsHeader(recs[0].Checkpoint); err != nil {
 		t.Errorf("kept checkpoint: %v", err)
 	}
+	// The disk cost: the best candidate's copy and nothing else.
+	kept, err := os.ReadDir(filepath.Dir(recs[0].Checkpoint))
+	if err != nil || len(kept) != 1 {
+		t.Errorf("kept/ holds %v (%v), want the best checkpoint only", kept, err)
+	}
 }
 
 // TestTrialWarningsAreKept: sd-scripts switches an AdaFactor trial to its
