@@ -44,6 +44,23 @@ baseline: false
 // a prompts file with nPrompts prompts, the base TOML and NAME.yaml.
 func standInSweep(t *testing.T, name, env, fixed, objective string, trials, nPrompts int) string {
 	t.Helper()
+	var prompts strings.Builder
+	for i := 0; i < nPrompts; i++ {
+		fmt.Fprintf(&prompts, "zkx toy in scene %d --d %d\n", i, 10+i)
+	}
+	dir, script := standInDataset(t, prompts.String())
+	spec := fmt.Sprintf(evidenceSpec, name, script, env, fixed, objective, trials)
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// standInDataset skips unless the stand-in can run, and writes a temp dir
+// with a two-image dataset (4 repeats), prompts.txt holding prompts and a
+// base.toml pointing at both; it returns the dir and the stand-in's path.
+func standInDataset(t *testing.T, prompts string) (dir, script string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the real binary and Python")
 	}
@@ -54,7 +71,7 @@ func standInSweep(t *testing.T, name, env, fixed, objective string, trials, nPro
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	data := filepath.Join(dir, "dataset", "4_zkx toy")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)
@@ -64,23 +81,15 @@ func standInSweep(t *testing.T, name, env, fixed, objective string, trials, nPro
 			t.Fatal(err)
 		}
 	}
-	var prompts strings.Builder
-	for i := 0; i < nPrompts; i++ {
-		fmt.Fprintf(&prompts, "zkx toy in scene %d --d %d\n", i, 10+i)
-	}
 	promptsPath := filepath.Join(dir, "prompts.txt")
-	if err := os.WriteFile(promptsPath, []byte(prompts.String()), 0o644); err != nil {
+	if err := os.WriteFile(promptsPath, []byte(prompts), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := fmt.Sprintf(kohyaBase, filepath.Join(dir, "dataset"), promptsPath)
 	if err := os.WriteFile(filepath.Join(dir, "base.toml"), []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spec := fmt.Sprintf(evidenceSpec, name, script, env, fixed, objective, trials)
-	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return dir, script
 }
 
 // storedCandidates reads every trial's candidate records straight from the

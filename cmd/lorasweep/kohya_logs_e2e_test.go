@@ -41,35 +41,7 @@ baseline: false
 // a temp dir and returns it with the stand-in's path.
 func standInDir(t *testing.T) (dir, script string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the real binary and Python")
-	}
-	if !standInAvailable() {
-		t.Skip("Debian python3 with toml, tqdm and rich is needed for the sd-scripts stand-in (scripts/test installs them)")
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "runner", "testdata", "train_network.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = t.TempDir()
-	data := filepath.Join(dir, "dataset", "4_zkx toy")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ {
-		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("%02d.png", i)), []byte("\x89PNG\r\n\x1a\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	prompts := filepath.Join(dir, "prompts.txt")
-	if err := os.WriteFile(prompts, []byte("zkx toy, on grass --d 7\na photo of a toy --d 8\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base := fmt.Sprintf(kohyaBase, filepath.Join(dir, "dataset"), prompts)
-	if err := os.WriteFile(filepath.Join(dir, "base.toml"), []byte(base), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir, script
+	return standInDataset(t, "zkx toy, on grass --d 7\na photo of a toy --d 8\n")
 }
 
 type inspectJSON struct {
