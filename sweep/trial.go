@@ -668,19 +668,32 @@ func (tr *trialRun) finish(out runner.Outcome) {
 func (tr *trialRun) keepBest() {
 	best, ok := tr.best(tr.c.study.Direction() == goptuna.StudyDirectionMaximize)
 	tr.mu.Lock()
-	defer tr.mu.Unlock()
 	want := ""
 	if ok {
 		want = tr.checkpoints[best.cand]
-		if err := tr.keep.ensure(want); err != nil {
-			tr.c.log().Warn("could not keep the best checkpoint", "trial", tr.number, "checkpoint", want, "err", err)
-		}
+		tr.keep.link(want)
 	}
 	for _, s := range tr.scores {
 		if p := tr.checkpoints[s.cand]; p != "" && p != want {
 			tr.keep.drop(p)
 		}
 	}
+	needCopy := want != "" && tr.keep.path(want) == ""
+	tr.mu.Unlock()
+	if !needCopy {
+		return
+	}
+	// No link (another filesystem, a share without them): copy, which can
+	// take seconds, outside the lock the console reader needs. Only this
+	// goroutine drops kept copies, so the entry cannot go stale meanwhile.
+	dst := tr.keep.target(want)
+	if err := copyFile(want, dst); err != nil {
+		tr.c.log().Warn("could not keep the best checkpoint", "trial", tr.number, "checkpoint", want, "err", err)
+		return
+	}
+	tr.mu.Lock()
+	tr.keep.links[want] = dst
+	tr.mu.Unlock()
 }
 
 // settleCheckpoints runs once the trainer and scoring are done: each
@@ -957,8 +970,8 @@ func (k *checkpointKeeper) target(orig string) string {
 	return filepath.Join(k.dir, filepath.Base(orig))
 }
 
-// link hard-links orig into the kept folder; failing quietly is fine: ensure
-// copies when it matters.
+// link hard-links orig into the kept folder; failing quietly is fine:
+// keepBest copies the best one when there is no link.
 func (k *checkpointKeeper) link(orig string) {
 	if orig == "" || k.links[orig] != "" {
 		return
@@ -970,24 +983,6 @@ func (k *checkpointKeeper) link(orig string) {
 	if err := os.Link(orig, dst); err == nil {
 		k.links[orig] = dst
 	}
-}
-
-// ensure makes sure orig has a kept copy: a link made earlier, else a new
-// link, else a copy.
-func (k *checkpointKeeper) ensure(orig string) error {
-	if orig == "" || k.links[orig] != "" {
-		return nil
-	}
-	k.link(orig)
-	if k.links[orig] != "" {
-		return nil
-	}
-	dst := k.target(orig)
-	if err := copyFile(orig, dst); err != nil {
-		return err
-	}
-	k.links[orig] = dst
-	return nil
 }
 
 func (k *checkpointKeeper) drop(orig string) {
