@@ -258,11 +258,15 @@ var (
 // whose sample images carry no prefix.
 func CheckpointOutputName(path string) (name string, final bool) {
 	base := path[strings.LastIndexAny(path, `/\`)+1:]
-	switch ext := strings.ToLower(base[strings.LastIndexByte(base, '.')+1:]); ext {
+	dot := strings.LastIndexByte(base, '.')
+	if dot < 0 {
+		return "", false // no extension: a diffusers folder or something else
+	}
+	switch strings.ToLower(base[dot+1:]) {
 	case "safetensors", "ckpt", "pt":
-		base = base[:len(base)-len(ext)-1]
+		base = base[:dot]
 	default:
-		return "", false // a diffusers folder or something else
+		return "", false
 	}
 	name, dflt := base, "last"
 	final = true
